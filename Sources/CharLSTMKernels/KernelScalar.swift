@@ -1,0 +1,235 @@
+// The kernel interface: every inner loop of the model goes through these few functions.
+//
+// Shapes legend (used across the project): B batch, T time steps, E embedding width,
+// H hidden width, V vocabulary size, G = 4H (gates i, f, g, o in that order).
+// All matrices are row-major; `ld*` is the distance in elements between rows.
+
+/// A floating-point type the model can run on.
+///
+/// `Float` is the production type (fast kernels chosen at run time); `Double` runs the same model
+/// code on the plain reference loops, which is what the gradient checks use.
+public protocol KernelScalar: BinaryFloatingPoint, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+  /// `C[m×n] = alpha·op(A)·op(B) + beta·C` with `op(A)` of shape m×k and `op(B)` of shape k×n.
+  ///
+  /// - Parameters:
+  ///   - transA: `op(A) = Aᵀ` (A stored k×m) when true, else `A` (stored m×k).
+  ///   - transB: `op(B) = Bᵀ` (B stored n×k) when true, else `B` (stored k×n).
+  ///   - beta: 0 overwrites C (its previous contents are ignored, even NaN), 1 accumulates.
+  static func gemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    b: UnsafePointer<Self>, ldb: Int,
+    beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+  /// Fused LSTM cell, forward, for one time step of a batch.
+  ///
+  /// `gates` [B, 4H] holds the pre-activations `W·[h,x] + b` in order i, f, g, o and is
+  /// overwritten by the activations `σ(i), σ(f), tanh(g), σ(o)`. Then
+  /// `c = f⊙cPrev + i⊙g`, `tanhC = tanh(c)`, `h = o⊙tanhC`.
+  /// - Parameters: cPrev, c, tanhC, h: [B, H], contiguous.
+  static func lstmCellForward(
+    batch: Int, hidden: Int, gates: UnsafeMutablePointer<Self>,
+    cPrev: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>,
+    tanhC: UnsafeMutablePointer<Self>, h: UnsafeMutablePointer<Self>)
+
+  /// Fused LSTM cell, backward, for one time step of a batch.
+  ///
+  /// Given the activations `gates` [B, 4H] and `cPrev`, `tanhC` [B, H] saved by the forward pass,
+  /// the total gradient `dh` [B, H] reaching `h_t`, and `dc` [B, H] holding ∂L/∂c_t coming from
+  /// step t+1, writes `dGates` [B, 4H] = ∂L/∂(pre-activations) and overwrites `dc` with
+  /// ∂L/∂c_{t-1}.
+  static func lstmCellBackward(
+    batch: Int, hidden: Int, gates: UnsafePointer<Self>,
+    cPrev: UnsafePointer<Self>, tanhC: UnsafePointer<Self>,
+    dh: UnsafePointer<Self>, dc: UnsafeMutablePointer<Self>,
+    dGates: UnsafeMutablePointer<Self>)
+
+  /// Softmax cross-entropy over rows, fused with its gradient.
+  ///
+  /// `logits` [rows, cols] is overwritten by `scale·(softmax(logits) − onehot(target))`.
+  /// The softmax subtracts the row maximum first.
+  /// - Returns: Σ over rows of `−log softmax(logits)[target]`, accumulated in Double.
+  static func softmaxCrossEntropy(
+    rows: Int, cols: Int, logits: UnsafeMutablePointer<Self>,
+    targets: UnsafePointer<Int32>, scale: Self) -> Double
+
+  /// `out[j] += Σ_r a[r·lda + j]` for j in 0..<cols: the bias gradient of a batched layer.
+  static func accumulateColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Self>, lda: Int, out: UnsafeMutablePointer<Self>)
+
+  /// Bytes needed to hold a k×n right-hand matrix in this type's packed layout.
+  static func packedByteCount(k: Int, n: Int) -> Int
+
+  /// Packs `op(B)` (k×n; `B` stored n×k when `transB`) into `packed`, which holds at least
+  /// ``packedByteCount(k:n:)`` bytes. Packing once and multiplying many times is how the
+  /// recurrent weights are reused across the T steps of a window.
+  static func pack(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Self>, ldb: Int,
+    into packed: UnsafeMutableRawPointer)
+
+  /// `C[m×n] = alpha·A·P + beta·C` where `A` is m×k (row stride lda) and `P` was made by
+  /// ``pack(transB:k:n:b:ldb:into:)`` with the same k and n.
+  static func gemmPacked(
+    m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    packed: UnsafeRawPointer, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+extension KernelScalar {
+  /// Reference packing: `op(B)` stored densely as k×n row-major.
+  public static func referencePackedByteCount(k: Int, n: Int) -> Int {
+    k * n * MemoryLayout<Self>.stride
+  }
+
+  public static func referencePack(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Self>, ldb: Int,
+    into packed: UnsafeMutableRawPointer
+  ) {
+    let p = packed.assumingMemoryBound(to: Self.self)
+    for r in 0..<k {
+      for j in 0..<n { p[r * n + j] = transB ? b[j * ldb + r] : b[r * ldb + j] }
+    }
+  }
+
+  public static func referenceGemmPacked(
+    m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    packed: UnsafeRawPointer, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int
+  ) {
+    Reference.gemm(
+      transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+      b: packed.assumingMemoryBound(to: Self.self), ldb: n, beta: beta, c: c, ldc: ldc)
+  }
+}
+
+extension Double: KernelScalar {
+  public static func gemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: Double, a: UnsafePointer<Double>, lda: Int,
+    b: UnsafePointer<Double>, ldb: Int,
+    beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    Reference.gemm(
+      transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+      ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
+
+  public static func lstmCellForward(
+    batch: Int, hidden: Int, gates: UnsafeMutablePointer<Double>,
+    cPrev: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>,
+    tanhC: UnsafeMutablePointer<Double>, h: UnsafeMutablePointer<Double>
+  ) {
+    Reference.lstmCellForward(
+      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, c: c, tanhC: tanhC, h: h)
+  }
+
+  public static func lstmCellBackward(
+    batch: Int, hidden: Int, gates: UnsafePointer<Double>,
+    cPrev: UnsafePointer<Double>, tanhC: UnsafePointer<Double>,
+    dh: UnsafePointer<Double>, dc: UnsafeMutablePointer<Double>,
+    dGates: UnsafeMutablePointer<Double>
+  ) {
+    Reference.lstmCellBackward(
+      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, tanhC: tanhC, dh: dh, dc: dc,
+      dGates: dGates)
+  }
+
+  public static func softmaxCrossEntropy(
+    rows: Int, cols: Int, logits: UnsafeMutablePointer<Double>,
+    targets: UnsafePointer<Int32>, scale: Double
+  ) -> Double {
+    Reference.softmaxCrossEntropy(
+      rows: rows, cols: cols, logits: logits, targets: targets, scale: scale)
+  }
+
+  public static func accumulateColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Double>, lda: Int, out: UnsafeMutablePointer<Double>
+  ) {
+    Reference.accumulateColumnSums(rows: rows, cols: cols, a: a, lda: lda, out: out)
+  }
+
+  public static func packedByteCount(k: Int, n: Int) -> Int {
+    referencePackedByteCount(k: k, n: n)
+  }
+
+  public static func pack(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Double>, ldb: Int,
+    into packed: UnsafeMutableRawPointer
+  ) {
+    referencePack(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+  }
+
+  public static func gemmPacked(
+    m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+    packed: UnsafeRawPointer, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    referenceGemmPacked(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
+  }
+}
+
+// Float: the production type. Until the fast C kernels land these use the reference loops.
+extension Float: KernelScalar {
+  public static func gemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    Reference.gemm(
+      transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+      ldb: ldb, beta: beta, c: c, ldc: ldc)
+  }
+
+  public static func lstmCellForward(
+    batch: Int, hidden: Int, gates: UnsafeMutablePointer<Float>,
+    cPrev: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+    tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
+  ) {
+    Reference.lstmCellForward(
+      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, c: c, tanhC: tanhC, h: h)
+  }
+
+  public static func lstmCellBackward(
+    batch: Int, hidden: Int, gates: UnsafePointer<Float>,
+    cPrev: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
+    dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>,
+    dGates: UnsafeMutablePointer<Float>
+  ) {
+    Reference.lstmCellBackward(
+      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, tanhC: tanhC, dh: dh, dc: dc,
+      dGates: dGates)
+  }
+
+  public static func softmaxCrossEntropy(
+    rows: Int, cols: Int, logits: UnsafeMutablePointer<Float>,
+    targets: UnsafePointer<Int32>, scale: Float
+  ) -> Double {
+    Reference.softmaxCrossEntropy(
+      rows: rows, cols: cols, logits: logits, targets: targets, scale: scale)
+  }
+
+  public static func accumulateColumnSums(
+    rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int, out: UnsafeMutablePointer<Float>
+  ) {
+    Reference.accumulateColumnSums(rows: rows, cols: cols, a: a, lda: lda, out: out)
+  }
+
+  public static func packedByteCount(k: Int, n: Int) -> Int {
+    referencePackedByteCount(k: k, n: n)
+  }
+
+  public static func pack(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
+    into packed: UnsafeMutableRawPointer
+  ) {
+    referencePack(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+  }
+
+  public static func gemmPacked(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    packed: UnsafeRawPointer, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    referenceGemmPacked(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
+  }
+}

@@ -1,0 +1,61 @@
+/// The one source of randomness in charlstm: xoshiro256** seeded through SplitMix64.
+///
+/// Its whole state is four `UInt64`s, so a checkpoint can store it and a resumed run continues
+/// the exact same stream. Every random choice (initialization, dropout masks, sampling) draws
+/// from an instance of this type passed in explicitly.
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+  /// The raw generator state, for checkpoints.
+  public var state: (UInt64, UInt64, UInt64, UInt64)
+
+  /// A generator whose stream is fully determined by `seed`.
+  public init(seed: UInt64) {
+    var x = seed
+    func splitmix() -> UInt64 {
+      x &+= 0x9E37_79B9_7F4A_7C15
+      var z = x
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    state = (splitmix(), splitmix(), splitmix(), splitmix())
+  }
+
+  /// Restores a generator from a saved ``state``. An all-zero state is invalid for xoshiro and
+  /// is replaced by the state of seed 0.
+  public init(state: (UInt64, UInt64, UInt64, UInt64)) {
+    self.state = state == (0, 0, 0, 0) ? SeededGenerator(seed: 0).state : state
+  }
+
+  public static func == (l: SeededGenerator, r: SeededGenerator) -> Bool {
+    l.state == r.state
+  }
+
+  @inline(__always)
+  public mutating func next() -> UInt64 {
+    let result = rotl(state.1 &* 5, 7) &* 9
+    let t = state.1 << 17
+    state.2 ^= state.0
+    state.3 ^= state.1
+    state.1 ^= state.2
+    state.0 ^= state.3
+    state.2 ^= t
+    state.3 = rotl(state.3, 45)
+    return result
+  }
+
+  @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
+    (x << k) | (x >> (64 - k))
+  }
+
+  /// A uniform double in [0, 1) with 53 random bits.
+  @inline(__always)
+  public mutating func nextUnitDouble() -> Double {
+    Double(next() >> 11) * 0x1.0p-53
+  }
+
+  /// A uniform float in [0, 1) with 24 random bits.
+  @inline(__always)
+  public mutating func nextUnitFloat() -> Float {
+    Float(next() >> 40) * 0x1.0p-24
+  }
+}

@@ -1,0 +1,1 @@
+// Module CharLSTMKit: contents land with their issue.

@@ -1,0 +1,1 @@
+// Module CharLSTMModel: contents land with their issue.

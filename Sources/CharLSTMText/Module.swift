@@ -1,0 +1,1 @@
+// Module CharLSTMText: contents land with their issue.

@@ -1,0 +1,1 @@
+// Module SafeTensors: contents land with their issue.
