@@ -1,1 +1,0 @@
-// Module CharLSTMKit: contents land with their issue.

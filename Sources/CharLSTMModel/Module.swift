@@ -1,1 +1,0 @@
-// Module CharLSTMModel: contents land with their issue.

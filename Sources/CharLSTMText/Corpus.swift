@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A tokenized corpus: the ids of every character, compactly, and the tokenizer that made them.
+public struct Corpus: Sendable {
+  /// Tokenizer with the vocabulary built from this corpus.
+  public let tokenizer: Tokenizer
+  /// All characters as ids, files in order. [N], 4 bytes per character.
+  public let tokens: [Int32]
+  /// Size of the input in bytes (before decoding).
+  public let byteCount: Int
+  /// The files read, in order.
+  public let files: [String]
+
+  /// Training and validation parts: the validation part is the contiguous tail.
+  /// - Parameter validationFraction: in [0, 1); 0 gives an empty validation part.
+  public func split(validationFraction: Double) throws(TextError) -> (training: ArraySlice<Int32>, validation: ArraySlice<Int32>) {
+    guard validationFraction >= 0, validationFraction < 1, validationFraction.isFinite else {
+      throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "a number in [0, 1)")
+    }
+    let cut = tokens.count - Int((Double(tokens.count) * validationFraction).rounded())
+    return (tokens[..<cut], tokens[cut...])
+  }
+}
+
+/// Reads corpora from disk: a file, or a directory of text files.
+public enum CorpusLoader {
+  /// Decoded UTF-16 units handed to the segmenter at a time: bounds the working memory.
+  static let chunkUnits = 1 << 20
+
+  /// Reads and tokenizes a corpus, building its vocabulary.
+  ///
+  /// - Parameters:
+  ///   - path: a UTF-8 text file, or a directory whose regular text files (recursively, hidden
+  ///     entries skipped, binary files skipped, sorted by path bytes) are read in order.
+  ///   - options: normalization, lowercasing and `minCount`.
+  ///   - include: a glob (`*.swift`); without a `/` it matches file names, with one the path
+  ///     relative to `path`.
+  ///   - progress: called with (bytes done, bytes total) as files are read.
+  /// - Throws: ``TextError`` naming the file: missing, unreadable, invalid UTF-8 (with the byte
+  ///   offset), binary, empty corpus, no text files.
+  /// - Complexity: O(bytes); memory: the largest file plus 4 bytes per character.
+  public static func load(
+    path: String, options: TokenizerOptions = TokenizerOptions(), include: String? = nil,
+    progress: ((Int, Int) -> Void)? = nil
+  ) throws(TextError) -> Corpus {
+    try options.validate()
+    var builder = VocabularyBuilder()
+    var tokens: [Int32] = []
+    let (files, bytes) = try read(path: path, options: options, include: include, progress: progress) { cluster in
+      tokens.append(builder.add(cluster))
+    }
+    guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
+    let (vocabulary, remap) = builder.finish(minCount: options.minCount)
+    remap.withUnsafeBufferPointer { r in
+      tokens.withUnsafeMutableBufferPointer { t in
+        for i in t.indices { t[i] = r[Int(t[i])] }
+      }
+    }
+    return Corpus(
+      tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens,
+      byteCount: bytes, files: files)
+  }
+
+  /// Reads and tokenizes a corpus with an existing tokenizer (for evaluation on new text).
+  /// - Returns: the ids and the number of bytes read.
+  public static func encode(
+    path: String, with tokenizer: Tokenizer, include: String? = nil, unknown: UnknownPolicy = .error
+  ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+    var tokens: [Int32] = []
+    var missing: [String] = []
+    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, progress: nil) { cluster in
+      if let id = tokenizer.lookup(cluster) {
+        tokens.append(id)
+      } else if unknown == .mapToUnknown, let u = tokenizer.vocabulary.unknownIndex {
+        tokens.append(Int32(u))
+      } else if unknown != .drop {
+        let s = String(decoding: cluster, as: UTF16.self)
+        if missing.count < 100, !missing.contains(s) { missing.append(s) }
+      }
+    }
+    if !missing.isEmpty { throw .unknownCharacters(missing) }
+    guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
+    return (tokens, bytes)
+  }
+
+  /// The files a corpus path stands for, in reading order.
+  public static func files(at path: String, include: String? = nil) throws(TextError) -> [String] {
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+      if errno == ENOENT || errno == ENOTDIR { throw .notFound(path: path) }
+      throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+    }
+    if (st.st_mode & S_IFMT) != S_IFDIR { return [path] }
+    var found: [String] = []
+    try walk(directory: path, relative: "", include: include, into: &found)
+    return found
+  }
+
+  private static func walk(directory: String, relative: String, include: String?, into found: inout [String]) throws(TextError) {
+    guard let dir = opendir(directory) else {
+      throw .unreadable(path: directory, reason: String(cString: strerror(errno)))
+    }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+      }
+      if name.hasPrefix(".") { continue }  // ., .., hidden files and folders (.git, .build)
+      names.append(name)
+    }
+    closedir(dir)
+    names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    for name in names {
+      let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+      let rel = relative.isEmpty ? name : relative + "/" + name
+      var st = stat()
+      guard stat(full, &st) == 0 else { continue }  // dangling link
+      switch st.st_mode & S_IFMT {
+      case S_IFDIR:
+        var lst = stat()
+        if lstat(full, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK { continue }  // no link cycles
+        try walk(directory: full, relative: rel, include: include, into: &found)
+      case S_IFREG:
+        if let pattern = include {
+          let subject = pattern.contains("/") ? rel : name
+          guard fnmatch(pattern, subject, 0) == 0 else { continue }
+        }
+        found.append(full)
+      default: continue
+      }
+    }
+  }
+
+  /// Streams every cluster of the corpus to `emit`.
+  private static func read(
+    path: String, options: TokenizerOptions, include: String?, progress: ((Int, Int) -> Void)?,
+    emit: (UnsafeBufferPointer<UInt16>) -> Void
+  ) throws(TextError) -> (files: [String], bytes: Int) {
+    let candidates = try files(at: path, include: include)
+    let isDirectory = candidates != [path]
+    var used: [String] = []
+    var total = 0
+    var units: [UInt16] = []
+    units.reserveCapacity(chunkUnits + 4)
+    var seg = Segmenter(options: options)
+    for file in candidates {
+      let bytes = try readFile(file)
+      if let nul = bytes.firstIndex(of: 0) {
+        if isDirectory { continue }  // binary files in a directory are skipped
+        throw .binaryFile(path: file, offset: nul)
+      }
+      used.append(file)
+      total += bytes.count
+      try bytes.withUnsafeBufferPointer { (b) throws(TextError) in
+        var offset = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
+        while offset < b.count {
+          units.removeAll(keepingCapacity: true)
+          do throws(UTF8Decoder.InvalidOffset) {
+            offset = try UTF8Decoder.decode(b, from: offset, maxUnits: chunkUnits, into: &units)
+          } catch {
+            throw .invalidUTF8(path: file, offset: error.offset)
+          }
+          try seg.feed(units[...], final: offset >= b.count, emit: emit)
+        }
+      }
+      // Files are separated by a line break when one does not end with it.
+      if isDirectory, let last = bytes.last, last != 0x0A {
+        try seg.feed([0x0A][...], final: true, emit: emit)
+      }
+      progress?(total, total)
+    }
+    if isDirectory && used.isEmpty { throw .noTextFiles(path: path, include: include) }
+    return (used, total)
+  }
+
+  private static func systemRead(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int {
+    #if canImport(Glibc)
+      return Glibc.read(fd, buf, n)
+    #else
+      return Darwin.read(fd, buf, n)
+    #endif
+  }
+
+  /// The bytes of a file, with errors that name it.
+  static func readFile(_ path: String) throws(TextError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      if errno == ENOENT { throw .notFound(path: path) }
+      throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+    }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
+    var out = [UInt8](repeating: 0, count: Int(st.st_size))
+    var done = 0
+    while done < out.count {
+      let n = out.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + done, $0.count - done) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+      }
+      if n == 0 { break }  // file shrank while reading
+      done += n
+    }
+    out.removeLast(out.count - done)
+    return out
+  }
+}

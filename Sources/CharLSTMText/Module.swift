@@ -1,1 +1,0 @@
-// Module CharLSTMText: contents land with their issue.

@@ -1,0 +1,85 @@
+/// What to do with a character the vocabulary does not know.
+public enum UnknownPolicy: Sendable {
+  /// Throw ``TextError/unknownCharacters(_:)`` naming every unknown character.
+  case error
+  /// Leave unknown characters out.
+  case drop
+  /// Map them to the unknown symbol when the vocabulary has one, else throw.
+  case mapToUnknown
+}
+
+/// Turns text into symbol ids and back: normalization, grapheme clusters, vocabulary lookup.
+///
+/// A character is a user-perceived character — an extended grapheme cluster (UAX #29), found
+/// with ICU's character break iterator after the text is normalized (NFC by default).
+/// Decoding ids gives back the normalized text exactly (when no character was unknown).
+public struct Tokenizer: Sendable {
+  /// How text is prepared; part of every checkpoint.
+  public let options: TokenizerOptions
+  /// The symbols and their ids.
+  public let vocabulary: Vocabulary
+  private let table: SymbolTable
+
+  /// A tokenizer for an existing vocabulary (for example one loaded from a checkpoint).
+  public init(options: TokenizerOptions, vocabulary: Vocabulary) {
+    self.options = options
+    self.vocabulary = vocabulary
+    var table = SymbolTable()
+    for (id, s) in vocabulary.symbols.enumerated() {
+      // The unknown symbol takes its id without being matchable as text.
+      if id == vocabulary.unknownIndex {
+        table.reserve(id: Int32(id))
+      } else {
+        table.insert(Array(s.utf16), id: Int32(id))
+      }
+    }
+    self.table = table
+  }
+
+  /// The ICU version doing the work, e.g. "72.1".
+  public static var icuVersion: String { ICU.version }
+
+  /// Splits `text` into normalized grapheme clusters, without a vocabulary.
+  public static func characters(
+    _ text: String, options: TokenizerOptions = TokenizerOptions()
+  ) throws(TextError) -> [String] {
+    var out: [String] = []
+    var seg = Segmenter(options: options)
+    try seg.feed(Array(text.utf16)[...], final: true) { out.append(String(decoding: $0, as: UTF16.self)) }
+    return out
+  }
+
+  /// The ids of the characters of `text`.
+  /// - Parameter unknown: what to do with characters outside the vocabulary.
+  /// - Throws: ``TextError/unknownCharacters(_:)`` listing each unknown character once.
+  public func encode(_ text: String, unknown: UnknownPolicy = .error) throws(TextError) -> [Int32] {
+    var ids: [Int32] = []
+    var missing: [String] = []
+    var seg = Segmenter(options: options)
+    try seg.feed(Array(text.utf16)[...], final: true) { cluster in
+      if let id = table.lookup(cluster) {
+        ids.append(id)
+      } else if unknown == .mapToUnknown, let u = vocabulary.unknownIndex {
+        ids.append(Int32(u))
+      } else if unknown != .drop {
+        let s = String(decoding: cluster, as: UTF16.self)
+        if !missing.contains(s) { missing.append(s) }
+      }
+    }
+    if !missing.isEmpty { throw .unknownCharacters(missing) }
+    return ids
+  }
+
+  /// The text of `ids`. Ids outside the vocabulary are a programmer error.
+  public func decode<C: Sequence<Int32>>(_ ids: C) -> String {
+    var units: [UInt16] = []
+    for id in ids { units.append(contentsOf: table.units[Int(id)]) }
+    return String(decoding: units, as: UTF16.self)
+  }
+
+  /// The text of one symbol.
+  public func symbol(_ id: Int32) -> String { vocabulary.symbols[Int(id)] }
+
+  /// Looks up a cluster given as UTF-16 (used by the corpus encoder).
+  func lookup(_ cluster: UnsafeBufferPointer<UInt16>) -> Int32? { table.lookup(cluster) }
+}

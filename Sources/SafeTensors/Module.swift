@@ -1,1 +1,0 @@
-// Module SafeTensors: contents land with their issue.

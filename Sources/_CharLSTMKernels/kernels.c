@@ -1,2 +1,0 @@
-#include "charlstm_kernels.h"
-int clk_kernels_version(void) { return 0; }
