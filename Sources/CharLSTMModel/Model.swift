@@ -1,0 +1,358 @@
+// The whole network: embedding → L LSTM layers (dropout between) → dropout → head → softmax CE.
+// Forward and backward side by side. Shapes legend in Config.swift.
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import CharLSTMKernels
+
+/// A character-level LSTM language model with hand-written forward and backward passes.
+///
+/// Embedding(V, E) → L stacked LSTM layers of width H → Linear(H, V) → softmax, with inverted
+/// dropout (probability p = `config.dropout`, training only) between LSTM layers and before the
+/// head. All parameters live in the flat ``parameters`` vector laid out as ``slots`` (PyTorch
+/// state-dict order and shapes) and their gradients in ``gradients`` with the same layout.
+///
+/// Buffers for a given (B, T) are allocated on first use and reused, so after the first call
+/// with given sizes ``trainWindow(inputs:targets:batch:steps:state:dropoutGenerator:)``,
+/// ``evaluateWindow(inputs:targets:batch:steps:state:)`` and ``step(tokens:state:logits:)``
+/// allocate nothing. An instance is not thread-safe: use one per thread.
+public final class CharModel<S: KernelScalar> {
+  /// The shape of the network.
+  public let config: ModelConfig
+  /// All parameters, flat, laid out as ``slots``.
+  public var parameters: [S]
+  /// ∂loss/∂parameters, same layout as ``parameters``. Backward passes add into it; reset it
+  /// with ``zeroGradients()``.
+  public var gradients: [S]
+  /// The tensors in state-dict order with shapes and offsets (``ModelConfig/slots``).
+  public let slots: [TensorSlot]
+
+  /// Workspaces by (B, T); a few sizes (training, validation, generation) live side by side.
+  private var workspaces: [WorkspaceKey: Workspace<S>] = [:]
+  /// Scratch for packed W_hh, large enough for both the forward (H×G) and backward (G×H) packs.
+  private let packed: UnsafeMutableRawPointer
+  /// Offsets of the tensors the passes use, resolved once.
+  private let offsets: Offsets
+
+  private struct WorkspaceKey: Hashable {
+    var batch: Int
+    var steps: Int
+  }
+
+  private struct Offsets {
+    var embedding: Int
+    var wIh: [Int]
+    var wHh: [Int]
+    var bIh: [Int]
+    var bHh: [Int]
+    var headWeight: Int
+    var headBias: Int
+  }
+
+  /// A freshly initialized model, deterministic for a given generator state.
+  ///
+  /// Initialization, drawn in state-dict order, row-major within each tensor, all from
+  /// `generator` via `nextUnitDouble()` (so Float and Double models get the same values):
+  /// - `embedding.weight` ~ N(0, 1) like PyTorch, Box–Muller: for each pair of draws u1, u2,
+  ///   r = √(−2 ln(1 − u1)), entries r·cos(2πu2) then r·sin(2πu2).
+  /// - every LSTM weight and bias ~ U(−1/√H, 1/√H) like PyTorch (value a·(2u − 1), a = 1/√H);
+  ///   then the forget slice (rows H..<2H) of `bias_ih` is set to 1 and that of `bias_hh` to 0,
+  ///   so the effective forget bias starts at 1.
+  /// - `head.weight`, `head.bias` ~ U(−1/√H, 1/√H) like PyTorch's `nn.Linear(H, V)`.
+  /// - Parameters:
+  ///   - config: the shape; must pass ``ModelConfig/validate()`` (precondition).
+  ///   - generator: advanced by one draw per parameter (embedding rounded up to even).
+  public convenience init(config: ModelConfig, generator: inout SeededGenerator) {
+    precondition((try? config.validate()) != nil, "invalid ModelConfig \(config)")
+    var values = [S](repeating: 0, count: config.parameterCount)
+    let bound = 1 / Double(config.hiddenSize).squareRoot()
+    let H = config.hiddenSize
+    for slot in config.slots {
+      if slot.name == "embedding.weight" {
+        var i = 0
+        while i < slot.count {
+          let u1 = generator.nextUnitDouble()
+          let u2 = generator.nextUnitDouble()
+          let r = (-2 * log(1 - u1)).squareRoot()
+          values[slot.offset + i] = S(r * cos(2 * Double.pi * u2))
+          if i + 1 < slot.count { values[slot.offset + i + 1] = S(r * sin(2 * Double.pi * u2)) }
+          i += 2
+        }
+      } else {
+        for i in slot.range { values[i] = S(bound * (2 * generator.nextUnitDouble() - 1)) }
+        if slot.name.hasPrefix("lstm.bias_ih") {
+          for j in H..<(2 * H) { values[slot.offset + j] = 1 }
+        } else if slot.name.hasPrefix("lstm.bias_hh") {
+          for j in H..<(2 * H) { values[slot.offset + j] = 0 }
+        }
+      }
+    }
+    self.init(config: config, parameters: values)
+  }
+
+  /// A model with given parameters, e.g. from a checkpoint.
+  /// - Parameters:
+  ///   - config: the shape; must pass ``ModelConfig/validate()`` (precondition).
+  ///   - parameters: flat vector laid out as ``ModelConfig/slots``; its count must equal
+  ///     ``ModelConfig/parameterCount`` (precondition).
+  public init(config: ModelConfig, parameters: [S]) {
+    precondition((try? config.validate()) != nil, "invalid ModelConfig \(config)")
+    precondition(
+      parameters.count == config.parameterCount,
+      "expected \(config.parameterCount) parameters, got \(parameters.count)")
+    self.config = config
+    self.parameters = parameters
+    self.gradients = [S](repeating: 0, count: parameters.count)
+    let allSlots = config.slots
+    self.slots = allSlots
+    let H = config.hiddenSize
+    let bytes = max(S.packedByteCount(k: H, n: 4 * H), S.packedByteCount(k: 4 * H, n: H))
+    self.packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+    func offset(_ name: String) -> Int { allSlots.first { $0.name == name }!.offset }
+    let L = config.layers
+    offsets = Offsets(
+      embedding: offset("embedding.weight"),
+      wIh: (0..<L).map { offset("lstm.weight_ih_l\($0)") },
+      wHh: (0..<L).map { offset("lstm.weight_hh_l\($0)") },
+      bIh: (0..<L).map { offset("lstm.bias_ih_l\($0)") },
+      bHh: (0..<L).map { offset("lstm.bias_hh_l\($0)") },
+      headWeight: offset("head.weight"), headBias: offset("head.bias"))
+  }
+
+  deinit { packed.deallocate() }
+
+  /// Sets every gradient to zero in place (no allocation).
+  public func zeroGradients() {
+    gradients.withUnsafeMutableBufferPointer { g in
+      g.update(repeating: 0)
+    }
+  }
+
+  /// The slot named `name` (a PyTorch state-dict key), if any.
+  /// - Returns: the slot, or nil for an unknown name.
+  public func slot(named name: String) -> TensorSlot? { slots.first { $0.name == name } }
+
+  // MARK: - Public passes
+
+  /// One training window: forward with dropout, mean cross-entropy, backward.
+  ///
+  /// - Parameters:
+  ///   - inputs: [T·B] time-major token ids (element t·B + b is stream b at step t).
+  ///   - targets: [T·B] the next token for each input, same layout.
+  ///   - batch: B. - steps: T.
+  ///   - state: (h, c) [L, B, H] at the start of the window, replaced by the state at its end.
+  ///     Detached: no gradient flows into the incoming state.
+  ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0).
+  /// - Returns: the mean cross-entropy over the B·T predictions, in nats. The gradient of that
+  ///   mean is ACCUMULATED into ``gradients``.
+  public func trainWindow(
+    inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+    batch: Int, steps: Int, state: inout LSTMState<S>,
+    dropoutGenerator: inout SeededGenerator
+  ) -> Double {
+    checkWindow(inputs: inputs, targets: targets, batch: batch, steps: steps, state: state)
+    let ws = workspace(batch: batch, steps: steps)
+    let rows = batch * steps
+    let V = config.vocabSize
+    return parameters.withUnsafeBufferPointer { p in
+      gradients.withUnsafeMutableBufferPointer { g in
+        state.h.withUnsafeMutableBufferPointer { sh in
+          state.c.withUnsafeMutableBufferPointer { sc in
+            forward(
+              params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
+              h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
+              dropoutGenerator: &dropoutGenerator, training: true)
+            // logits [T·B, V] → ∂(mean CE)/∂logits in place.
+            let sum = S.softmaxCrossEntropy(
+              rows: rows, cols: V, logits: ws.logits, targets: targets.baseAddress!,
+              scale: S(1 / Double(rows)))
+            backward(
+              params: p.baseAddress!, grads: g.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
+              training: true)
+            return sum / Double(rows)
+          }
+        }
+      }
+    }
+  }
+
+  /// One evaluation window: forward without dropout or gradients.
+  ///
+  /// - Parameters: as ``trainWindow(inputs:targets:batch:steps:state:dropoutGenerator:)``.
+  /// - Returns: the SUM (not the mean) of cross-entropy over the B·T predictions, in nats, so
+  ///   callers can average over a whole split. ``gradients`` are untouched.
+  public func evaluateWindow(
+    inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+    batch: Int, steps: Int, state: inout LSTMState<S>
+  ) -> Double {
+    checkWindow(inputs: inputs, targets: targets, batch: batch, steps: steps, state: state)
+    let ws = workspace(batch: batch, steps: steps)
+    let V = config.vocabSize
+    return parameters.withUnsafeBufferPointer { p in
+      state.h.withUnsafeMutableBufferPointer { sh in
+        state.c.withUnsafeMutableBufferPointer { sc in
+          var unused = SeededGenerator(seed: 0)
+          forward(
+            params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
+            h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
+            dropoutGenerator: &unused, training: false)
+          return S.softmaxCrossEntropy(
+            rows: batch * steps, cols: V, logits: ws.logits, targets: targets.baseAddress!,
+            scale: 1)
+        }
+      }
+    }
+  }
+
+  /// Logits of a whole window without dropout (evaluation mode), e.g. for inspection or tests.
+  ///
+  /// - Parameters:
+  ///   - inputs: [T·B] time-major token ids. - batch: B. - steps: T.
+  ///   - state: carried in and replaced by the final state, as in ``evaluateWindow(inputs:targets:batch:steps:state:)``.
+  ///   - logits: [T·B, V] (before softmax), overwritten.
+  public func windowLogits(
+    inputs: UnsafeBufferPointer<Int32>, batch: Int, steps: Int, state: inout LSTMState<S>,
+    logits: UnsafeMutableBufferPointer<S>
+  ) {
+    checkWindow(inputs: inputs, targets: inputs, batch: batch, steps: steps, state: state)
+    precondition(logits.count >= batch * steps * config.vocabSize, "logits buffer too small")
+    let ws = workspace(batch: batch, steps: steps)
+    parameters.withUnsafeBufferPointer { p in
+      state.h.withUnsafeMutableBufferPointer { sh in
+        state.c.withUnsafeMutableBufferPointer { sc in
+          var unused = SeededGenerator(seed: 0)
+          forward(
+            params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
+            h: sh.baseAddress!, c: sc.baseAddress!, logits: logits.baseAddress!,
+            dropoutGenerator: &unused, training: false)
+        }
+      }
+    }
+  }
+
+  /// One generation step for B streams (no dropout, no gradients).
+  ///
+  /// - Parameters:
+  ///   - tokens: [B] the current token of each stream.
+  ///   - state: (h, c) [L, B, H], advanced by one step.
+  ///   - logits: [B, V] scores before softmax, overwritten.
+  public func step(
+    tokens: UnsafeBufferPointer<Int32>, state: inout LSTMState<S>,
+    logits: UnsafeMutableBufferPointer<S>
+  ) {
+    windowLogits(inputs: tokens, batch: tokens.count, steps: 1, state: &state, logits: logits)
+  }
+
+  // MARK: - Passes over the layers
+
+  private func checkWindow(
+    inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+    batch: Int, steps: Int, state: LSTMState<S>
+  ) {
+    precondition(batch >= 1 && steps >= 1, "batch and steps must be ≥ 1")
+    precondition(inputs.count == batch * steps, "inputs must hold T·B = \(batch * steps) ids")
+    precondition(targets.count == batch * steps, "targets must hold T·B = \(batch * steps) ids")
+    precondition(
+      state.layers == config.layers && state.batch == batch
+        && state.hidden == config.hiddenSize,
+      "state shape [\(state.layers), \(state.batch), \(state.hidden)] does not match "
+        + "[\(config.layers), \(batch), \(config.hiddenSize)]")
+  }
+
+  private func workspace(batch: Int, steps: Int) -> Workspace<S> {
+    let key = WorkspaceKey(batch: batch, steps: steps)
+    if let ws = workspaces[key] { return ws }
+    if workspaces.count >= 4 { workspaces.removeAll() }
+    let ws = Workspace<S>(config: config, batch: batch, steps: steps)
+    workspaces[key] = ws
+    return ws
+  }
+
+  private func layerWeights(_ p: UnsafePointer<S>, _ k: Int) -> LSTMLayer.Weights<S> {
+    LSTMLayer.Weights(
+      wIh: p + offsets.wIh[k], wHh: p + offsets.wHh[k], bIh: p + offsets.bIh[k],
+      bHh: p + offsets.bHh[k])
+  }
+
+  /// The output of layer k as seen by the next consumer: [T·B, H] (dropped out in training).
+  private func layerOutput(_ ws: Workspace<S>, _ k: Int, training: Bool) -> UnsafeMutablePointer<S> {
+    training && config.dropout > 0
+      ? ws.dropped[k] : ws.layers[k].hidden + ws.batch * config.hiddenSize
+  }
+
+  /// Forward: embedding → layers (dropout after each in training) → head logits.
+  /// - Parameters:
+  ///   - params: the flat parameters. - inputs: [T·B]. - ws: the workspace for (B, T).
+  ///   - h, c: [L, B, H] the carried state, replaced by the final state.
+  ///   - logits: [T·B, V], overwritten.
+  private func forward(
+    params p: UnsafePointer<S>, inputs: UnsafePointer<Int32>, ws: Workspace<S>,
+    h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>, logits: UnsafeMutablePointer<S>,
+    dropoutGenerator: inout SeededGenerator, training: Bool
+  ) {
+    let (B, T) = (ws.batch, ws.steps)
+    let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
+    let rows = T * B
+    let dropping = training && config.dropout > 0
+    // X_0 [T·B, E]
+    Embedding.forward(
+      rows: rows, embed: E, vocab: V, tokens: inputs, weight: p + offsets.embedding,
+      out: ws.embedded)
+    var x = UnsafePointer(ws.embedded)  // [T·B, in]
+    for k in 0..<L {
+      let act = ws.layers[k]
+      LSTMLayer.forward(
+        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k),
+        input: x, h0: h + k * B * H, c0: c + k * B * H, act: act, biasSum: ws.biasSum,
+        packed: packed)
+      // Final state of layer k: block T of h and c.
+      (h + k * B * H).update(from: act.hidden + T * B * H, count: B * H)
+      (c + k * B * H).update(from: act.cells + T * B * H, count: B * H)
+      if dropping {
+        Dropout.drawMask(
+          count: rows * H, p: config.dropout, generator: &dropoutGenerator, mask: ws.masks[k])
+        Dropout.forward(
+          count: rows * H, input: act.hidden + B * H, mask: ws.masks[k], output: ws.dropped[k])
+      }
+      x = UnsafePointer(layerOutput(ws, k, training: training))
+    }
+    Head.forward(
+      rows: rows, hidden: H, vocab: V, input: x, weight: p + offsets.headWeight,
+      bias: p + offsets.headBias, logits: logits)
+  }
+
+  /// Backward from ∂L/∂logits (in `ws.logits`) down to the embedding; ACCUMULATES into `grads`.
+  private func backward(
+    params p: UnsafePointer<S>, grads g: UnsafeMutablePointer<S>, inputs: UnsafePointer<Int32>,
+    ws: Workspace<S>, training: Bool
+  ) {
+    let (B, T) = (ws.batch, ws.steps)
+    let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
+    let rows = T * B
+    let dropping = training && config.dropout > 0
+    var dOut = ws.dActA  // ∂L/∂(output of the current layer) [T·B, H]
+    var dIn = ws.dActB  // ∂L/∂(input of the current layer) [T·B, in]
+    Head.backward(
+      rows: rows, hidden: H, vocab: V, dLogits: ws.logits,
+      input: layerOutput(ws, L - 1, training: training), weight: p + offsets.headWeight,
+      dWeight: g + offsets.headWeight, dBias: g + offsets.headBias, dInput: dOut)
+    for k in stride(from: L - 1, through: 0, by: -1) {
+      if dropping { Dropout.backward(count: rows * H, mask: ws.masks[k], grad: dOut) }
+      let input = k == 0 ? UnsafePointer(ws.embedded) : UnsafePointer(layerOutput(ws, k - 1, training: training))
+      LSTMLayer.backward(
+        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k),
+        grads: LSTMLayer.Gradients(
+          wIh: g + offsets.wIh[k], wHh: g + offsets.wHh[k], bIh: g + offsets.bIh[k],
+          bHh: g + offsets.bHh[k]),
+        input: input, act: ws.layers[k], dHidden: dOut, dGates: ws.dGates, dc: ws.dc,
+        packed: packed, dInput: dIn)
+      swap(&dOut, &dIn)
+    }
+    // After the last swap dOut holds ∂L/∂X_0 [T·B, E].
+    Embedding.backward(
+      rows: rows, embed: E, tokens: inputs, dOut: dOut, dWeight: g + offsets.embedding)
+  }
+}
