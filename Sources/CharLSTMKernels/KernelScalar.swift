@@ -1,3 +1,5 @@
+import _CharLSTMKernels
+
 // The kernel interface: every inner loop of the model goes through these few functions.
 //
 // Shapes legend (used across the project): B batch, T time steps, E embedding width,
@@ -167,7 +169,8 @@ extension Double: KernelScalar {
   }
 }
 
-// Float: the production type. Until the fast C kernels land these use the reference loops.
+// Float: the production type, on the C kernels of `_CharLSTMKernels` (run-time ISA dispatch,
+// worker pool). See `Kernels` for threads and ISA selection.
 extension Float: KernelScalar {
   public static func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -175,9 +178,8 @@ extension Float: KernelScalar {
     b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    Reference.gemm(
-      transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-      ldb: ldb, beta: beta, c: c, ldc: ldc)
+    clk_sgemm(
+      transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
   }
 
   public static func lstmCellForward(
@@ -185,8 +187,7 @@ extension Float: KernelScalar {
     cPrev: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
     tanhC: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
   ) {
-    Reference.lstmCellForward(
-      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, c: c, tanhC: tanhC, h: h)
+    clk_lstm_cell_forward(batch, hidden, gates, cPrev, c, tanhC, h)
   }
 
   public static func lstmCellBackward(
@@ -195,41 +196,38 @@ extension Float: KernelScalar {
     dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>,
     dGates: UnsafeMutablePointer<Float>
   ) {
-    Reference.lstmCellBackward(
-      batch: batch, hidden: hidden, gates: gates, cPrev: cPrev, tanhC: tanhC, dh: dh, dc: dc,
-      dGates: dGates)
+    clk_lstm_cell_backward(batch, hidden, gates, cPrev, tanhC, dh, dc, dGates)
   }
 
   public static func softmaxCrossEntropy(
     rows: Int, cols: Int, logits: UnsafeMutablePointer<Float>,
     targets: UnsafePointer<Int32>, scale: Float
   ) -> Double {
-    Reference.softmaxCrossEntropy(
-      rows: rows, cols: cols, logits: logits, targets: targets, scale: scale)
+    clk_softmax_xent(rows, cols, logits, targets, scale)
   }
 
   public static func accumulateColumnSums(
     rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int, out: UnsafeMutablePointer<Float>
   ) {
-    Reference.accumulateColumnSums(rows: rows, cols: cols, a: a, lda: lda, out: out)
+    clk_col_sums_acc(rows, cols, a, lda, out)
   }
 
   public static func packedByteCount(k: Int, n: Int) -> Int {
-    referencePackedByteCount(k: k, n: n)
+    Int(clk_packed_bytes(k, n))
   }
 
   public static func pack(
     transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
     into packed: UnsafeMutableRawPointer
   ) {
-    referencePack(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+    clk_pack_b(transB ? 1 : 0, k, n, b, ldb, packed)
   }
 
   public static func gemmPacked(
     m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
     packed: UnsafeRawPointer, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    referenceGemmPacked(
-      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
+    let status = clk_sgemm_packed(m, n, k, alpha, a, lda, packed, beta, c, ldc)
+    precondition(status == 0, "gemmPacked: packed matrix was not made by pack(k: \(k), n: \(n))")
   }
 }

@@ -1,5 +1,77 @@
 #ifndef CHARLSTM_KERNELS_H
 #define CHARLSTM_KERNELS_H
-/* Placeholder: the fast float kernels (GEMM, fused LSTM cell, softmax) land here. */
+/*
+ * charlstm fast float kernels: SGEMM (BLIS-style packed panels with AVX-512 / AVX2+FMA /
+ * portable microkernels chosen at run time), a packed-B GEMM for reused right-hand matrices,
+ * fused LSTM cell forward/backward, softmax cross-entropy, column sums, and vectorized
+ * exp / sigmoid / tanh. All matrices are row-major; ld* is the row stride in elements.
+ *
+ * Threads: a persistent pthread pool (created lazily, once) runs big calls. Work is split over
+ * output tiles whose sizes depend only on the shape and ISA, so every output element is
+ * reduced in the same k-order by exactly one thread: results are bit-identical for any thread
+ * count (for a given ISA). Calls may come from several threads at once: a caller that finds
+ * the pool busy runs its call on its own thread (same results).
+ *
+ * Environment: CHARLSTM_KERNELS=portable|avx2|avx512 caps the ISA; CHARLSTM_THREADS=n sets the
+ * initial thread count (default: online cores).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- ISA selection ---------------------------------------------------------------------- */
+enum { CLK_ISA_AUTO = -1, CLK_ISA_PORTABLE = 0, CLK_ISA_AVX2 = 1, CLK_ISA_AVX512 = 2 };
+/* 1 when this process can run `isa` (PORTABLE always). */
+int clk_isa_supported(int isa);
+/* Forces an ISA (CLK_ISA_AUTO = best supported, honouring CHARLSTM_KERNELS). An unsupported
+ * request falls back to the best supported ISA below it. Returns the ISA now in use. */
+int clk_force_isa(int isa);
+/* The ISA in use (CLK_ISA_*). */
+int clk_current_isa(void);
+/* "avx512", "avx2" or "portable". */
+const char *clk_isa_name(void);
 int clk_kernels_version(void);
+
+/* ---- threads ------------------------------------------------------------------------------ */
+/* Sets the number of threads used by big calls (caller included); n < 1 means online cores. */
+void clk_set_threads(int n);
+int clk_get_threads(void);
+
+/* ---- GEMM ---------------------------------------------------------------------------------- */
+/* C[m×n] = alpha·op(A)·op(B) + beta·C; beta == 0 overwrites C (even NaN). op(A) = Aᵀ (A stored
+ * k×m) when transA, op(B) = Bᵀ (B stored n×k) when transB. */
+void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *a,
+               long lda, const float *b, long ldb, float beta, float *c, long ldc);
+
+/* Bytes of a packed k×n right-hand matrix (same for every ISA; the layout is ISA-neutral). */
+size_t clk_packed_bytes(long k, long n);
+/* Packs op(B) (k×n; B stored n×k when transB) into `packed` (clk_packed_bytes(k, n) bytes,
+ * any alignment). */
+void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed);
+/* C[m×n] = alpha·A·P + beta·C with A m×k (row stride lda), P made by clk_pack_b(k, n).
+ * Returns 0, or -1 (C untouched) when P's recorded k, n differ. */
+int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long lda,
+                     const void *packed, float beta, float *c, long ldc);
+
+/* ---- fused pointwise kernels (semantics of CharLSTMKernels.Reference) ---------------------- */
+void clk_lstm_cell_forward(long batch, long hidden, float *gates, const float *cPrev, float *c,
+                           float *tanhC, float *h);
+void clk_lstm_cell_backward(long batch, long hidden, const float *gates, const float *cPrev,
+                            const float *tanhC, const float *dh, float *dc, float *dGates);
+/* Returns Σ_rows −log softmax[target] (NaN if a target is outside [0, cols)). */
+double clk_softmax_xent(long rows, long cols, float *logits, const int32_t *targets,
+                        float scale);
+void clk_col_sums_acc(long rows, long cols, const float *a, long lda, float *out);
+
+/* ---- vector math (current ISA) ------------------------------------------------------------- */
+void clk_vexp(const float *x, float *y, long n);
+void clk_vsigmoid(const float *x, float *y, long n);
+void clk_vtanh(const float *x, float *y, long n);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

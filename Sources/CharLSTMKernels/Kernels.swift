@@ -1,0 +1,52 @@
+import _CharLSTMKernels
+
+/// Controls for the fast `Float` kernels: worker threads and the instruction-set path.
+public enum Kernels {
+  /// The instruction-set paths of the C kernels.
+  public enum ISA: Int32, Sendable, CaseIterable {
+    case portable = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    /// True when this process can run the path.
+    public var isSupported: Bool { clk_isa_supported(rawValue) != 0 }
+  }
+
+  /// Threads used by big kernel calls (the caller included). Results do not depend on it.
+  public static var threads: Int { Int(clk_get_threads()) }
+
+  /// Sets ``threads``; `n < 1` means the number of online cores.
+  public static func setThreads(_ n: Int) {
+    clk_set_threads(Int32(clamping: n))
+  }
+
+  /// The path in use: "avx512", "avx2" or "portable".
+  public static var isaName: String { String(cString: clk_isa_name()) }
+
+  /// The path in use.
+  public static var isa: ISA { ISA(rawValue: clk_current_isa()) ?? .portable }
+
+  /// Forces a path (`nil`: the best supported, honouring `CHARLSTM_KERNELS`). An unsupported
+  /// request falls back to the best supported path below it. Returns the path now in use.
+  @discardableResult
+  public static func force(_ isa: ISA?) -> ISA {
+    ISA(rawValue: clk_force_isa(isa?.rawValue ?? -1)) ?? .portable
+  }
+
+  /// Vectorized `exp` of the current path (exposed for accuracy tests).
+  public static func exp(_ x: [Float]) -> [Float] { apply(x, clk_vexp) }
+  /// Vectorized logistic sigmoid of the current path.
+  public static func sigmoid(_ x: [Float]) -> [Float] { apply(x, clk_vsigmoid) }
+  /// Vectorized `tanh` of the current path.
+  public static func tanh(_ x: [Float]) -> [Float] { apply(x, clk_vtanh) }
+
+  private static func apply(
+    _ x: [Float], _ f: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+  ) -> [Float] {
+    var y = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { xs in
+      y.withUnsafeMutableBufferPointer { ys in f(xs.baseAddress, ys.baseAddress, x.count) }
+    }
+    return y
+  }
+}

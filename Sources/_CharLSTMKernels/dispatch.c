@@ -1,0 +1,88 @@
+/* Run-time ISA selection and thread-local scratch. */
+#include "internal.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+int clk_kernels_version(void) { return 1; }
+
+static int detect_best(void) {
+#if defined(__x86_64__)
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return CLK_ISA_PORTABLE;
+  int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  if (!(fma && osxsave && avx)) return CLK_ISA_PORTABLE;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x6) != 0x6) return CLK_ISA_PORTABLE;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CLK_ISA_PORTABLE;
+  int avx2 = (b >> 5) & 1;
+  int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+  if (f && dq && bw && vl && (lo & 0xE0) == 0xE0) return CLK_ISA_AVX512;
+  if (avx2) return CLK_ISA_AVX2;
+#endif
+  return CLK_ISA_PORTABLE;
+}
+
+static int best_supported(void) {
+  static _Atomic int cached = -2;
+  int v = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (v == -2) { v = detect_best(); atomic_store(&cached, v); }
+  return v;
+}
+
+int clk_isa_supported(int isa) { return isa >= CLK_ISA_PORTABLE && isa <= best_supported(); }
+
+static _Atomic int g_isa = -2; /* -2: not chosen yet */
+
+int clk_force_isa(int isa) {
+  int best = best_supported();
+  if (isa == CLK_ISA_AUTO) {
+    isa = best;
+    const char *env = getenv("CHARLSTM_KERNELS");
+    if (env) {
+      if (!strcmp(env, "portable")) isa = CLK_ISA_PORTABLE;
+      else if (!strcmp(env, "avx2") && best >= CLK_ISA_AVX2) isa = CLK_ISA_AVX2;
+    }
+  }
+  if (isa > best) isa = best;
+  if (isa < CLK_ISA_PORTABLE) isa = CLK_ISA_PORTABLE;
+  atomic_store(&g_isa, isa);
+  return isa;
+}
+
+int clk_current_isa(void) {
+  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
+  return v == -2 ? clk_force_isa(CLK_ISA_AUTO) : v;
+}
+
+const clk_isa_ops *clk_ops(void) {
+#if defined(__x86_64__)
+  switch (clk_current_isa()) {
+  case CLK_ISA_AVX512: return &clk_ops_avx512;
+  case CLK_ISA_AVX2: return &clk_ops_avx2;
+  default: break;
+  }
+#endif
+  return &clk_ops_portable;
+}
+
+const char *clk_isa_name(void) { return clk_ops()->name; }
+
+static _Thread_local float *tl_buf[2];
+static _Thread_local size_t tl_cap[2];
+
+float *clk_scratch(int slot, size_t floats) {
+  if (floats > tl_cap[slot]) {
+    free(tl_buf[slot]);
+    size_t cap = floats + floats / 4 + 1024;
+    size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;
+    tl_buf[slot] = aligned_alloc(64, bytes);
+    if (!tl_buf[slot]) abort();
+    tl_cap[slot] = bytes / sizeof(float);
+  }
+  return tl_buf[slot];
+}

@@ -1,0 +1,212 @@
+/* SGEMM driver (BLIS/GotoBLAS style). op(B) is packed into panels of CLK_NR columns
+ * (panel-major, each panel k×CLK_NR, zero padded), either once by clk_pack_b or per call into
+ * thread-local scratch. The output is cut into tiles of mc×CLK_NC (mc per ISA); one task per
+ * tile, each task loops over k in CLK_KC blocks, packs its A block into thread-local scratch as
+ * row blocks of ≤ mrmax rows (balanced heights) and runs the microkernel over the panels.
+ * Tile sizes depend only on the shape and ISA, so results do not depend on the thread count. */
+#include "internal.h"
+#include <string.h>
+
+#define PACK_MAGIC 0x4b4c4331u /* "1CLK" */
+
+typedef struct {
+  uint32_t magic, data_offset;
+  int64_t k, n;
+} pack_header;
+
+static long npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
+
+/* Packs panels [p0, p1) of op(B) into dst (panel stride k*CLK_NR). */
+static void pack_b_panels(int transB, long k, long n, const float *b, long ldb, float *dst,
+                          long p0, long p1) {
+  for (long p = p0; p < p1; p++) {
+    long j0 = p * CLK_NR, w = n - j0 < CLK_NR ? n - j0 : CLK_NR;
+    float *d = dst + p * k * CLK_NR;
+    if (!transB) {
+      for (long r = 0; r < k; r++) {
+        const float *s = b + r * ldb + j0;
+        float *dr = d + r * CLK_NR;
+        if (w == CLK_NR) memcpy(dr, s, CLK_NR * sizeof(float));
+        else {
+          for (long j = 0; j < w; j++) dr[j] = s[j];
+          for (long j = w; j < CLK_NR; j++) dr[j] = 0;
+        }
+      }
+    } else {
+      /* op(B)[r][j] = b[(j0+j)*ldb + r]: transpose in 16-row strips for locality. */
+      for (long r0 = 0; r0 < k; r0 += 16) {
+        long rw = k - r0 < 16 ? k - r0 : 16;
+        for (long j = 0; j < CLK_NR; j++) {
+          if (j < w) {
+            const float *s = b + (j0 + j) * ldb + r0;
+            for (long r = 0; r < rw; r++) d[(r0 + r) * CLK_NR + j] = s[r];
+          } else {
+            for (long r = 0; r < rw; r++) d[(r0 + r) * CLK_NR + j] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+typedef struct {
+  int transB;
+  long k, n, ldb;
+  const float *b;
+  float *dst;
+  long per_task;
+} pack_job;
+
+static void pack_task(void *vctx, long t) {
+  pack_job *J = vctx;
+  long np = npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task;
+  if (p1 > np) p1 = np;
+  pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1);
+}
+
+static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb, float *dst) {
+  long np = npanels(n);
+  pack_job J = {transB, k, n, ldb, b, dst, 4};
+  long ntasks = (np + J.per_task - 1) / J.per_task;
+  clk_parallel_for(ntasks, (double)k * n * 8, pack_task, &J);
+}
+
+size_t clk_packed_bytes(long k, long n) {
+  if (k < 0) k = 0;
+  if (n < 0) n = 0;
+  return 128 + (size_t)k * (size_t)npanels(n) * CLK_NR * sizeof(float);
+}
+
+static float *packed_data(void *packed) {
+  uintptr_t base = (uintptr_t)packed;
+  uintptr_t data = (base + sizeof(pack_header) + 63) & ~(uintptr_t)63;
+  return (float *)data;
+}
+
+void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed) {
+  pack_header h = {PACK_MAGIC, 0, k, n};
+  float *data = packed_data(packed);
+  h.data_offset = (uint32_t)((char *)data - (char *)packed);
+  memcpy(packed, &h, sizeof h);
+  if (k > 0 && n > 0) pack_b_parallel(transB, k, n, b, ldb, data);
+}
+
+/* ---- compute ---------------------------------------------------------------------------- */
+
+typedef struct {
+  const clk_isa_ops *ops;
+  int transA;
+  long m, n, k, lda, ldc;
+  float alpha, beta;
+  const float *a;
+  const float *bp;
+  float *c;
+  long n_ic;
+} gemm_job;
+
+/* Splits mc rows into the fewest blocks of ≤ mrmax rows with heights differing by ≤ 1. */
+static int row_blocks(long mc, int mrmax, int *heights) {
+  int nb = (int)((mc + mrmax - 1) / mrmax);
+  int base = (int)(mc / nb), rem = (int)(mc % nb);
+  for (int i = 0; i < nb; i++) heights[i] = base + (i < rem);
+  return nb;
+}
+
+static void pack_a(const gemm_job *J, long i0, long p0, long kc, const int *hs, int nb,
+                   float *dst) {
+  long row = i0;
+  for (int bi = 0; bi < nb; bi++) {
+    int mr = hs[bi];
+    if (!J->transA) {
+      for (int i = 0; i < mr; i++) {
+        const float *s = J->a + (row + i) * J->lda + p0;
+        for (long p = 0; p < kc; p++) dst[p * mr + i] = s[p];
+      }
+    } else {
+      for (long p = 0; p < kc; p++) {
+        const float *s = J->a + (p0 + p) * J->lda + row;
+        for (int i = 0; i < mr; i++) dst[p * mr + i] = s[i];
+      }
+    }
+    dst += (long)mr * kc;
+    row += mr;
+  }
+}
+
+static void gemm_task(void *vctx, long t) {
+  const gemm_job *J = vctx;
+  const clk_isa_ops *ops = J->ops;
+  long ic = t % J->n_ic, jc = t / J->n_ic;
+  long i0 = ic * ops->mc, mc = J->m - i0 < ops->mc ? J->m - i0 : ops->mc;
+  long j0 = jc * CLK_NC, j1 = j0 + CLK_NC < J->n ? j0 + CLK_NC : J->n;
+  int hs[64];
+  int nb = row_blocks(mc, ops->mrmax, hs);
+  long kmax = J->k < CLK_KC ? J->k : CLK_KC;
+  float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
+  for (long p0 = 0; p0 < J->k; p0 += CLK_KC) {
+    long kc = J->k - p0 < CLK_KC ? J->k - p0 : CLK_KC;
+    pack_a(J, i0, p0, kc, hs, nb, abuf);
+    float beta = p0 == 0 ? J->beta : 1.0f;
+    for (long jr = j0; jr < j1; jr += CLK_NR) {
+      long nr = J->n - jr < CLK_NR ? J->n - jr : CLK_NR;
+      const float *bs = J->bp + (jr / CLK_NR) * J->k * CLK_NR + p0 * CLK_NR;
+      const float *ap = abuf;
+      long row = i0;
+      for (int bi = 0; bi < nb; bi++) {
+        int mr = hs[bi];
+        float *cp = J->c + row * J->ldc + jr;
+        if (nr == CLK_NR) {
+          ops->ukr[mr](kc, ap, bs, cp, J->ldc, J->alpha, beta);
+        } else {
+          float tmp[CLK_MRMAX * CLK_NR];
+          ops->ukr[mr](kc, ap, bs, tmp, CLK_NR, 1.0f, 0.0f);
+          for (int i = 0; i < mr; i++)
+            for (long j = 0; j < nr; j++) {
+              float v = J->alpha * tmp[i * CLK_NR + j];
+              cp[i * J->ldc + j] = beta == 0 ? v : v + beta * cp[i * J->ldc + j];
+            }
+        }
+        ap += (long)mr * kc;
+        row += mr;
+      }
+    }
+  }
+}
+
+static void scale_c(long m, long n, float beta, float *c, long ldc) {
+  for (long i = 0; i < m; i++) {
+    float *r = c + i * ldc;
+    if (beta == 0) memset(r, 0, (size_t)n * sizeof(float));
+    else if (beta != 1)
+      for (long j = 0; j < n; j++) r[j] *= beta;
+  }
+}
+
+static void run_gemm(int transA, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *bp, float beta, float *c, long ldc) {
+  gemm_job J = {clk_ops(), transA, m, n, k, lda, ldc, alpha, beta, a, bp, c, 0};
+  J.n_ic = (m + J.ops->mc - 1) / J.ops->mc;
+  long n_jc = (n + CLK_NC - 1) / CLK_NC;
+  clk_parallel_for(J.n_ic * n_jc, 2.0 * m * n * k, gemm_task, &J);
+}
+
+void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *a,
+               long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return; }
+  float *bp = clk_scratch(1, (size_t)k * npanels(n) * CLK_NR);
+  pack_b_parallel(transB, k, n, b, ldb, bp);
+  run_gemm(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc);
+}
+
+int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long lda,
+                     const void *packed, float beta, float *c, long ldc) {
+  pack_header h;
+  memcpy(&h, packed, sizeof h);
+  if (h.magic != PACK_MAGIC || h.k != k || h.n != n) return -1;
+  if (m <= 0 || n <= 0) return 0;
+  if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return 0; }
+  const float *bp = (const float *)((const char *)packed + h.data_offset);
+  run_gemm(0, m, n, k, alpha, a, lda, bp, beta, c, ldc);
+  return 0;
+}

@@ -1,0 +1,58 @@
+/* Internal declarations shared by the kernel translation units. Not part of the public API. */
+#ifndef CLK_INTERNAL_H
+#define CLK_INTERNAL_H
+#include "charlstm_kernels.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLK_NR 32      /* packed panel width (all ISAs) */
+#define CLK_KC 256     /* k blocking */
+#define CLK_NC 256     /* output tile width per task (multiple of CLK_NR) */
+#define CLK_MRMAX 14   /* largest microkernel height of any ISA */
+
+/* Microkernel: C[mr×32] (row stride ldc) = alpha·Apacked[k×mr]·Bpanel[k×32] + beta·C,
+ * beta == 0 overwrites. A is packed p-major (a[p*mr + i]), B has row stride CLK_NR. */
+typedef void (*clk_ukr_fn)(long k, const float *a, const float *b, float *c, long ldc,
+                           float alpha, float beta);
+
+typedef struct {
+  void (*lstm_fwd)(long b0, long b1, long H, float *gates, const float *cPrev, float *c,
+                   float *tanhC, float *h);
+  void (*lstm_bwd)(long b0, long b1, long H, const float *gates, const float *cPrev,
+                   const float *tanhC, const float *dh, float *dc, float *dGates);
+  double (*softmax)(long r0, long r1, long cols, float *logits, const int32_t *targets,
+                    float scale);
+  void (*colsum)(long rows, long j0, long j1, const float *a, long lda, float *out);
+  void (*vexp)(const float *x, float *y, long n);
+  void (*vsigmoid)(const float *x, float *y, long n);
+  void (*vtanh)(const float *x, float *y, long n);
+} clk_pw_ops;
+
+typedef struct {
+  const char *name;
+  int mrmax;               /* microkernel heights 1..mrmax are available */
+  int mc;                  /* rows per task tile (multiple of mrmax) */
+  clk_ukr_fn ukr[CLK_MRMAX + 1];
+  const clk_pw_ops *pw;
+} clk_isa_ops;
+
+const clk_isa_ops *clk_ops(void);
+extern const clk_isa_ops clk_ops_portable;
+extern const clk_pw_ops clk_pw_portable;
+#if defined(__x86_64__)
+extern const clk_isa_ops clk_ops_avx2;
+extern const clk_pw_ops clk_pw_avx2;
+extern const clk_pw_ops clk_pw_avx512;
+extern const clk_isa_ops clk_ops_avx512;
+#endif
+
+/* Pool: runs fn(ctx, t) for t in [0, ntasks), possibly on several threads; returns when all
+ * are done. `work` (≈ flops) decides whether threads are worth waking. */
+typedef void (*clk_task_fn)(void *ctx, long task);
+void clk_parallel_for(long ntasks, double work, clk_task_fn fn, void *ctx);
+
+/* Thread-local scratch (64-byte aligned, grown on demand, never shrunk). slot 0: A panels,
+ * slot 1: packed B of a plain gemm call. */
+float *clk_scratch(int slot, size_t floats);
+
+#endif

@@ -1,0 +1,153 @@
+/* Persistent worker pool: threads are created once (and re-created only by clk_set_threads);
+ * jobs are handed over by bumping a generation counter. Workers spin briefly, then sleep on a
+ * condition variable. One job at a time: a caller that finds the pool busy runs serially. */
+#include "internal.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define MAX_THREADS 256
+#define SPIN_ITERS 30000 /* a few tens of µs of pause instructions before sleeping */
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int sleepers;
+  _Atomic unsigned long gen;
+  /* current job (written by the owner before bumping gen) */
+  clk_task_fn fn;
+  void *ctx;
+  long ntasks;
+  int quit;
+  _Atomic long next;
+  _Atomic int done;
+  /* configuration */
+  int nworkers; /* threads - 1 */
+  pthread_t tids[MAX_THREADS];
+  _Atomic int busy;
+  _Atomic int threads; /* desired total threads (0 = not initialised) */
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void run_tasks(void) {
+  long t;
+  while ((t = atomic_fetch_add_explicit(&P.next, 1, memory_order_relaxed)) < P.ntasks)
+    P.fn(P.ctx, t);
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  unsigned long seen = atomic_load(&P.gen);
+  for (;;) {
+    unsigned long g;
+    long spins = 0;
+    while ((g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen) {
+      if (++spins < SPIN_ITERS) { cpu_relax(); continue; }
+      pthread_mutex_lock(&P.mu);
+      P.sleepers++;
+      while (atomic_load(&P.gen) == seen) pthread_cond_wait(&P.cv, &P.mu);
+      P.sleepers--;
+      pthread_mutex_unlock(&P.mu);
+    }
+    seen = g;
+    if (P.quit) {
+      atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+      return NULL;
+    }
+    run_tasks();
+    atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+  }
+}
+
+static void publish(void) {
+  atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+  pthread_mutex_lock(&P.mu);
+  if (P.sleepers) pthread_cond_broadcast(&P.cv);
+  pthread_mutex_unlock(&P.mu);
+}
+
+static void wait_done(void) {
+  long spins = 0;
+  while (atomic_load_explicit(&P.done, memory_order_acquire) < P.nworkers) {
+    if (++spins < 4096) cpu_relax();
+    else sched_yield();
+  }
+}
+
+static int default_threads(void) {
+  const char *env = getenv("CHARLSTM_THREADS");
+  int n = env ? atoi(env) : 0;
+  if (n < 1) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n;
+}
+
+static void acquire_pool(void) {
+  int expected = 0;
+  while (!atomic_compare_exchange_weak(&P.busy, &expected, 1)) { expected = 0; sched_yield(); }
+}
+
+/* Must hold busy. */
+static void resize(int threads) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (P.nworkers > 0) {
+    P.quit = 1;
+    publish();
+    wait_done();
+    for (int i = 0; i < P.nworkers; i++) pthread_join(P.tids[i], NULL);
+    P.quit = 0;
+    P.nworkers = 0;
+  }
+  int created = 0;
+  for (int i = 0; i < threads - 1; i++) {
+    if (pthread_create(&P.tids[created], NULL, worker_main, NULL) == 0) created++;
+  }
+  P.nworkers = created;
+  atomic_store(&P.threads, threads);
+}
+
+void clk_set_threads(int n) {
+  if (n < 1) n = default_threads();
+  acquire_pool();
+  if (n != atomic_load(&P.threads)) resize(n);
+  atomic_store(&P.busy, 0);
+}
+
+int clk_get_threads(void) {
+  int t = atomic_load(&P.threads);
+  return t ? t : default_threads();
+}
+
+void clk_parallel_for(long ntasks, double work, clk_task_fn fn, void *ctx) {
+  if (ntasks <= 0) return;
+  int threads = clk_get_threads();
+  int expected = 0;
+  if (ntasks == 1 || threads <= 1 || work < 1.5e6 ||
+      !atomic_compare_exchange_strong(&P.busy, &expected, 1)) {
+    for (long t = 0; t < ntasks; t++) fn(ctx, t);
+    return;
+  }
+  if (atomic_load(&P.threads) == 0) resize(threads);
+  if (P.nworkers == 0) {
+    atomic_store(&P.busy, 0);
+    for (long t = 0; t < ntasks; t++) fn(ctx, t);
+    return;
+  }
+  P.fn = fn;
+  P.ctx = ctx;
+  P.ntasks = ntasks;
+  atomic_store_explicit(&P.next, 0, memory_order_relaxed);
+  publish();
+  run_tasks();
+  wait_done();
+  atomic_store(&P.busy, 0);
+}
