@@ -57,7 +57,7 @@ let package = Package(
     .testTarget(name: "CharLSTMModelTests", dependencies: ["CharLSTMModel"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
     .testTarget(name: "CharLSTMKitTests", dependencies: ["CharLSTMKit"]),
-    .testTarget(name: "CLITests", dependencies: ["CharLSTMKit"]),
+    .testTarget(name: "CLITests", dependencies: ["charlstm"]),
   ],
   swiftLanguageModes: [.v6]
 )
