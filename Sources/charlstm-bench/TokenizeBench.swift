@@ -1,0 +1,53 @@
+import ArgumentParser
+import CharLSTMKit
+import Foundation
+
+/// `charlstm-bench tokenize FILE`: time to read and tokenize a corpus, and peak memory.
+struct TokenizeBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tokenize",
+    abstract: "Time corpus loading (UTF-8 check, NFC, grapheme split, vocabulary) and report peak RSS.",
+    discussion: "Example: swift run -c release charlstm-bench tokenize ../shared/corpora/tinyshakespeare.txt")
+
+  @Argument(help: "Corpus file or directory.")
+  var corpus: String = "../shared/corpora/tinyshakespeare.txt"
+
+  @Option(help: "Timed repetitions (after one warm-up).")
+  var repeats: Int = 5
+
+  @Option(help: "Unicode normalization: nfc, nfkc or none.")
+  var normalize: Normalization = .nfc
+
+  func run() throws {
+    let options = TokenizerOptions(normalization: normalize)
+    let rssBefore = peakRSSMiB()
+    var corpusResult = try CorpusLoader.load(path: corpus, options: options)
+    var times: [Double] = []
+    for _ in 0..<repeats {
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      corpusResult = try CorpusLoader.load(path: corpus, options: options)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    times.sort()
+    let median = times[times.count / 2]
+    let chars = corpusResult.tokens.count
+    let result: [String: Any] = [
+      "corpus": corpus, "bytes": corpusResult.byteCount, "characters": chars,
+      "distinct": corpusResult.tokenizer.vocabulary.count, "normalization": normalize.rawValue,
+      "seconds": ["median": median, "min": times.first!, "max": times.last!],
+      "mb_per_s_median": Double(corpusResult.byteCount) / median / 1e6,
+      "peak_rss_mib": peakRSSMiB(), "rss_before_load_mib": rssBefore,
+      "icu": Tokenizer.icuVersion,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+  }
+}
+
+/// Peak resident set size of this process so far, in MiB (getrusage ru_maxrss).
+func peakRSSMiB() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
+extension Normalization: ExpressibleByArgument {}
