@@ -1,0 +1,222 @@
+import Foundation
+
+/// A model with its tokenizer and, for a training run, everything needed to resume it exactly.
+///
+/// Stored as one `.safetensors` file: the weights under PyTorch's state-dict names and shapes
+/// (`embedding.weight`, `lstm.weight_ih_l0`, …, `head.bias`; float32, gates i, f, g, o), the
+/// optimizer moments under `optimizer.first.NAME` / `optimizer.second.NAME`, the carried state
+/// as `state.h` and `state.c` [L, B, H], and in `__metadata__` the format name and version and
+/// JSON for the model, tokenizer, training configuration, training state and corpus.
+public struct Checkpoint: Sendable {
+  /// The file format version this build writes and reads.
+  public static let formatVersion = 1
+  static let formatName = "charlstm-checkpoint"
+
+  public var model: ModelConfig
+  public var tokenizer: Tokenizer
+  /// All weights, flat in `model.slots` layout.
+  public var parameters: [Float]
+  /// Training configuration, state, optimizer and carried state: nil for weights only.
+  public var training: TrainingConfig?
+  public var state: TrainingState?
+  public var optimizer: OptimizerState?
+  public var hidden: LSTMState<Float>?
+  public var corpus: CorpusInfo?
+
+  public init(
+    model: ModelConfig, tokenizer: Tokenizer, parameters: [Float], training: TrainingConfig? = nil,
+    state: TrainingState? = nil, optimizer: OptimizerState? = nil, hidden: LSTMState<Float>? = nil,
+    corpus: CorpusInfo? = nil
+  ) {
+    self.model = model
+    self.tokenizer = tokenizer
+    self.parameters = parameters
+    self.training = training
+    self.state = state
+    self.optimizer = optimizer
+    self.hidden = hidden
+    self.corpus = corpus
+  }
+
+  /// The serialized file.
+  public func serialized() throws -> SafeTensorsWriter {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
+    var w = SafeTensorsWriter()
+    w.metadata["format"] = Self.formatName
+    w.metadata["format_version"] = String(Self.formatVersion)
+    w.metadata["model"] = try json(model)
+    w.metadata["tokenizer"] = try json(TokenizerRecord(tokenizer))
+    if let training { w.metadata["training"] = try json(training) }
+    if let state { w.metadata["state"] = try json(state) }
+    if let corpus { w.metadata["corpus"] = try json(corpus) }
+    let slots = model.slots
+    parameters.withUnsafeBufferPointer { p in
+      for s in slots { w.add(s.name, floats: UnsafeBufferPointer(rebasing: p[s.range]), shape: s.shape) }
+    }
+    if let optimizer {
+      w.metadata["optimizer"] = try json(OptimizerRecord(kind: optimizer.kind, step: optimizer.step))
+      for (prefix, values) in [("optimizer.first.", optimizer.first), ("optimizer.second.", optimizer.second)] where !values.isEmpty {
+        values.withUnsafeBufferPointer { v in
+          for s in slots { w.add(prefix + s.name, floats: UnsafeBufferPointer(rebasing: v[s.range]), shape: s.shape) }
+        }
+      }
+    }
+    if let hidden {
+      let shape = [hidden.layers, hidden.batch, hidden.hidden]
+      w.add("state.h", floats: hidden.h, shape: shape)
+      w.add("state.c", floats: hidden.c, shape: shape)
+    }
+    return w
+  }
+
+  /// Writes the checkpoint atomically: a crash while saving leaves the previous file whole.
+  public func write(to path: String) throws(CheckpointError) {
+    let writer: SafeTensorsWriter
+    do { writer = try serialized() } catch { throw .invalid(path: path, detail: "cannot encode metadata: \(error)") }
+    do { try writer.write(to: path) } catch { throw .file(error) }
+  }
+
+  /// Loads and checks a checkpoint: every tensor's name, dtype and shape against the metadata.
+  /// - Throws: ``CheckpointError`` naming the file and what did not match.
+  public static func load(from path: String) throws(CheckpointError) -> Checkpoint {
+    let file: SafeTensorsFile
+    do { file = try SafeTensorsFile.load(contentsOf: path) } catch { throw .file(error) }
+    return try decode(file)
+  }
+
+  /// Decodes an already parsed file (also used by the fuzz tests).
+  public static func decode(_ file: SafeTensorsFile) throws(CheckpointError) -> Checkpoint {
+    let path = file.path
+    let meta = file.metadata
+    guard meta["format"] == formatName else {
+      throw .notACheckpoint(path: path)
+    }
+    guard let v = meta["format_version"], let version = Int(v) else {
+      throw .invalid(path: path, detail: "format_version is missing or not an integer")
+    }
+    guard version == formatVersion else { throw .unsupportedVersion(path: path, found: version) }
+
+    let model: ModelConfig = try field(meta, "model", path)
+    do { try model.validate() } catch { throw .invalid(path: path, detail: "model: \(error)") }
+    guard model.vocabSize <= 1 << 24, model.embedSize <= 1 << 16, model.hiddenSize <= 1 << 16, model.layers <= 64 else {
+      throw .invalid(path: path, detail: "model sizes out of range: \(model)")
+    }
+    let record: TokenizerRecord = try field(meta, "tokenizer", path)
+    let tokenizer = try record.tokenizer(path: path, vocabSize: model.vocabSize)
+
+    var parameters = [Float](repeating: 0, count: model.parameterCount)
+    let slots = model.slots
+    func readSlots(prefix: String, into values: inout [Float]) throws(CheckpointError) {
+      for s in slots {
+        let data: [Float]
+        do { data = try file.floats(prefix + s.name, shape: s.shape) } catch { throw .file(error) }
+        values.replaceSubrange(s.range, with: data)
+      }
+    }
+    try readSlots(prefix: "", into: &parameters)
+    var ckpt = Checkpoint(model: model, tokenizer: tokenizer, parameters: parameters)
+
+    if meta["training"] != nil || meta["state"] != nil {
+      let training: TrainingConfig = try field(meta, "training", path)
+      do { try training.validate() } catch { throw .invalid(path: path, detail: "training: \(error)") }
+      let state: TrainingState = try field(meta, "state", path)
+      guard state.step >= 0, state.window >= 0, state.epochOffset >= 0, state.epochOffset < max(1, training.seqLength),
+        state.dataGenerator.generator != nil, state.dropoutGenerator.generator != nil
+      else { throw .invalid(path: path, detail: "state: positions or generator states out of range") }
+      let opt: OptimizerRecord = try field(meta, "optimizer", path)
+      var optimizer = OptimizerState(kind: opt.kind, count: parameters.count)
+      optimizer.step = opt.step
+      if !optimizer.first.isEmpty { try readSlots(prefix: "optimizer.first.", into: &optimizer.first) }
+      if !optimizer.second.isEmpty { try readSlots(prefix: "optimizer.second.", into: &optimizer.second) }
+      var hidden = LSTMState<Float>.zeros(for: model, batch: training.batch)
+      let shape = [model.layers, training.batch, model.hiddenSize]
+      do {
+        hidden.h = try file.floats("state.h", shape: shape)
+        hidden.c = try file.floats("state.c", shape: shape)
+      } catch { throw .file(error) }
+      ckpt.training = training
+      ckpt.state = state
+      ckpt.optimizer = optimizer
+      ckpt.hidden = hidden
+      if meta["corpus"] != nil { ckpt.corpus = try field(meta, "corpus", path) as CorpusInfo }
+    }
+    return ckpt
+  }
+
+  private static func field<T: Decodable>(_ meta: [String: String], _ key: String, _ path: String) throws(CheckpointError) -> T {
+    guard let text = meta[key] else { throw .invalid(path: path, detail: "metadata field '\(key)' is missing") }
+    do {
+      return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    } catch {
+      throw .invalid(path: path, detail: "metadata field '\(key)' is malformed")
+    }
+  }
+
+  /// A model with these weights.
+  public func makeModel() -> CharModel<Float> {
+    CharModel<Float>(config: model, parameters: parameters)
+  }
+}
+
+/// The tokenizer as stored in a checkpoint.
+struct TokenizerRecord: Codable {
+  var options: TokenizerOptions
+  var symbols: [String]
+  var counts: [Int]
+  var unknownIndex: Int?
+
+  init(_ t: Tokenizer) {
+    options = t.options
+    symbols = t.vocabulary.symbols
+    counts = t.vocabulary.counts
+    unknownIndex = t.vocabulary.unknownIndex
+  }
+
+  func tokenizer(path: String, vocabSize: Int) throws(CheckpointError) -> Tokenizer {
+    guard symbols.count == vocabSize, counts.count == vocabSize else {
+      throw .invalid(path: path, detail: "the vocabulary has \(symbols.count) symbols and \(counts.count) counts but the model expects \(vocabSize)")
+    }
+    if let u = unknownIndex, !(0..<vocabSize).contains(u) {
+      throw .invalid(path: path, detail: "unknown index \(u) is outside the vocabulary")
+    }
+    do { try options.validate() } catch { throw .invalid(path: path, detail: "tokenizer: \(error)") }
+    var seen = Set<[UInt16]>()
+    for (i, s) in symbols.enumerated() where i != unknownIndex {
+      guard !s.isEmpty, seen.insert(Array(s.utf16)).inserted else {
+        throw .invalid(path: path, detail: "vocabulary symbol \(i) is empty or repeated")
+      }
+    }
+    return Tokenizer(options: options, vocabulary: Vocabulary(symbols: symbols, counts: counts, unknownIndex: unknownIndex))
+  }
+}
+
+struct OptimizerRecord: Codable {
+  var kind: OptimizerKind
+  var step: Int
+}
+
+/// Why a checkpoint could not be read or written. One line, naming the file, with a fix.
+public enum CheckpointError: Error, CustomStringConvertible, Sendable {
+  /// The file itself is unreadable or malformed (see the wrapped error).
+  case file(SafeTensorsError)
+  /// A valid safetensors file that charlstm did not write.
+  case notACheckpoint(path: String)
+  /// Written by a different format version.
+  case unsupportedVersion(path: String, found: Int)
+  /// The metadata or tensors do not fit together.
+  case invalid(path: String, detail: String)
+
+  public var description: String {
+    switch self {
+    case .file(let e): return e.description
+    case .notACheckpoint(let path):
+      return "\(path): a safetensors file but not a charlstm checkpoint (no format metadata); pass a file written by 'charlstm train'"
+    case .unsupportedVersion(let path, let found):
+      return "\(path): checkpoint format version \(found), this charlstm reads version \(Checkpoint.formatVersion); use the charlstm version that wrote it"
+    case .invalid(let path, let detail):
+      return "\(path): not a valid charlstm checkpoint (\(detail)); it may be damaged: use another checkpoint (e.g. the .best one) or retrain"
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// Update rules over the model's flat parameter vector. Shapes: P = parameter count.
+
+/// An optimizer's running state (its moments), flat in the parameters' layout.
+public struct OptimizerState: Equatable, Sendable {
+  public var kind: OptimizerKind
+  /// Updates applied so far (Adam's bias correction uses it).
+  public var step: Int
+  /// First moment (Adam) or momentum buffer (SGD). [P]; empty for RMSprop.
+  public var first: [Float]
+  /// Second moment (Adam, RMSprop). [P]; empty for SGD.
+  public var second: [Float]
+
+  /// Zero state for `kind` over `count` parameters.
+  public init(kind: OptimizerKind, count: Int) {
+    self.kind = kind
+    self.step = 0
+    first = kind == .rmsprop ? [] : [Float](repeating: 0, count: count)
+    second = kind == .sgd ? [] : [Float](repeating: 0, count: count)
+  }
+
+  public init(kind: OptimizerKind, step: Int, first: [Float], second: [Float]) {
+    self.kind = kind
+    self.step = step
+    self.first = first
+    self.second = second
+  }
+
+  /// Applies one update to `params` [P] from `grads` [P] at learning rate `lr`.
+  ///
+  /// Adam: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε).
+  /// RMSprop: v ← α·v + (1−α)·g², p ← p − lr·g/(√v + ε). SGD: b ← μ·b + g, p ← p − lr·b.
+  public mutating func update(
+    params: UnsafeMutableBufferPointer<Float>, grads: UnsafeBufferPointer<Float>,
+    lr: Double, momentum: Double
+  ) {
+    precondition(params.count == grads.count, "parameters [\(params.count)] and gradients [\(grads.count)] differ")
+    step += 1
+    let n = params.count
+    switch kind {
+    case .adam:
+      let b1: Float = 0.9
+      let b2: Float = 0.999
+      let eps: Float = 1e-8
+      let bc1 = 1 - pow(0.9, Double(step))
+      let bc2 = 1 - pow(0.999, Double(step))
+      let stepSize = Float(lr / bc1)
+      let invSqrtBC2 = Float(1 / bc2.squareRoot())
+      first.withUnsafeMutableBufferPointer { m in
+        second.withUnsafeMutableBufferPointer { v in
+          for i in 0..<n {
+            let g = grads[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            params[i] -= stepSize * m[i] / ((v[i]).squareRoot() * invSqrtBC2 + eps)
+          }
+        }
+      }
+    case .rmsprop:
+      let alpha: Float = 0.99
+      let eps: Float = 1e-8
+      let rate = Float(lr)
+      second.withUnsafeMutableBufferPointer { v in
+        for i in 0..<n {
+          let g = grads[i]
+          v[i] = alpha * v[i] + (1 - alpha) * g * g
+          params[i] -= rate * g / (v[i].squareRoot() + eps)
+        }
+      }
+    case .sgd:
+      let mu = Float(momentum)
+      let rate = Float(lr)
+      first.withUnsafeMutableBufferPointer { b in
+        for i in 0..<n {
+          b[i] = mu * b[i] + grads[i]
+          params[i] -= rate * b[i]
+        }
+      }
+    }
+  }
+}
+
+/// Gradient clipping.
+public enum GradientClipping {
+  /// Scales `grads` so their global L2 norm is at most `maxNorm` (PyTorch's rule:
+  /// factor maxNorm / (norm + 1e-6) when norm > maxNorm).
+  /// - Returns: the norm before clipping (NaN or ∞ when a gradient is not finite).
+  @discardableResult
+  public static func clipGlobalNorm(_ grads: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
+    var sum = 0.0
+    var partial: Float = 0
+    for i in grads.indices {
+      partial += grads[i] * grads[i]
+      if i & 4095 == 4095 {
+        sum += Double(partial)
+        partial = 0
+      }
+    }
+    sum += Double(partial)
+    let norm = sum.squareRoot()
+    if maxNorm > 0 && norm > maxNorm && norm.isFinite {
+      let scale = Float(maxNorm / (norm + 1e-6))
+      for i in grads.indices { grads[i] *= scale }
+    }
+    return norm
+  }
+
+  /// Clamps every gradient element to [−v, v].
+  public static func clipValue(_ grads: UnsafeMutableBufferPointer<Float>, _ v: Double) {
+    let hi = Float(v)
+    for i in grads.indices { grads[i] = min(max(grads[i], -hi), hi) }
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

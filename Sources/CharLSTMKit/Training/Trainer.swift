@@ -1,0 +1,279 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import Synchronization
+
+/// What a training run reports as it goes.
+public enum TrainingEvent: Sendable {
+  /// One optimizer step.
+  case step(StepRecord)
+  /// A validation pass over the whole held-out split.
+  case validation(step: Int, loss: Double, best: Double, improved: Bool)
+  /// A checkpoint was written (`best`: the best-validation copy).
+  case checkpoint(path: String, step: Int, best: Bool)
+  /// A short generated sample (`--sample-every`).
+  case sample(step: Int, text: String)
+}
+
+/// One optimizer step's figures.
+public struct StepRecord: Sendable, Codable {
+  public var step: Int
+  public var totalSteps: Int
+  public var epoch: Int
+  /// Mean cross-entropy of the window, nats per character.
+  public var loss: Double
+  public var learningRate: Double
+  /// Global gradient norm before clipping.
+  public var gradientNorm: Double
+  public var milliseconds: Double
+  public var charsPerSecond: Double
+  /// Training seconds over all sessions of the run.
+  public var elapsedSeconds: Double
+}
+
+/// Why a run ended.
+public enum StopReason: String, Sendable {
+  case completed, earlyStopped = "early-stopped", interrupted
+}
+
+/// Truncated backpropagation through time over B contiguous streams, with validation,
+/// checkpoints, clipping and an optimizer; one seed makes a run reproducible bit for bit.
+///
+/// The training text is cut into B contiguous streams read in windows of T steps. The LSTM
+/// state is carried from window to window (gradients stop at the window edge) and reset when
+/// an epoch starts; each epoch starts at an offset in [0, T) drawn from the seeded data
+/// generator, so windows do not always break text at the same places.
+public final class Trainer {
+  public let config: TrainingConfig
+  public let model: CharModel<Float>
+  public let tokenizer: Tokenizer
+  public private(set) var optimizer: OptimizerState
+  public private(set) var state: TrainingState
+  /// The state carried between windows. (h, c) [L, B, H].
+  public private(set) var hidden: LSTMState<Float>
+  public let corpus: CorpusInfo?
+  /// Where checkpoints go (nil: nowhere), and the best-validation copy beside it.
+  public let checkpointPath: String?
+  public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
+
+  private let train: ArraySlice<Int32>
+  private let validation: ArraySlice<Int32>
+  private var dataGenerator: SeededGenerator
+  private var dropoutGenerator: SeededGenerator
+  /// Set from another thread or a signal handler to stop after the current step.
+  public let stopRequested = Atomic<Bool>(false)
+  /// Window buffers, time-major [T·B].
+  private var inputs: [Int32]
+  private var targets: [Int32]
+
+  /// The best-validation checkpoint's path: `name.safetensors` → `name.best.safetensors`.
+  public static func bestPath(for path: String) -> String {
+    path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
+  }
+
+  /// A new run: a freshly initialized model.
+  /// - Throws: ``TrainingError`` for options out of range or a corpus shorter than one window.
+  public convenience init(
+    model modelConfig: ModelConfig, config: TrainingConfig, tokenizer: Tokenizer,
+    training: ArraySlice<Int32>, validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?
+  ) throws(TrainingError) {
+    try config.validate()
+    do { try modelConfig.validate() } catch { throw .invalidOption(name: "model", value: "\(modelConfig)", expected: "\(error)") }
+    var initGenerator = SeededGenerator(seed: config.seed)
+    let model = CharModel<Float>(config: modelConfig, generator: &initGenerator)
+    try self.init(
+      model: model, config: config, tokenizer: tokenizer, training: training, validation: validation, corpus: corpus,
+      checkpointPath: checkpointPath, optimizer: OptimizerState(kind: config.optimizer, count: modelConfig.parameterCount),
+      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: modelConfig, batch: config.batch))
+  }
+
+  /// A resumed run: weights, moments, carried state, position and generators from `checkpoint`;
+  /// `config` may differ from the checkpoint's only in options that change neither model nor data.
+  public convenience init(
+    resuming checkpoint: Checkpoint, config: TrainingConfig, training: ArraySlice<Int32>,
+    validation: ArraySlice<Int32>, checkpointPath: String?
+  ) throws(TrainingError) {
+    guard let state = checkpoint.state, let optimizer = checkpoint.optimizer, let hidden = checkpoint.hidden else {
+      throw .invalidOption(name: "--resume", value: checkpointPath ?? "", expected: "a checkpoint written during training (this one holds weights only)")
+    }
+    try self.init(
+      model: checkpoint.makeModel(), config: config, tokenizer: checkpoint.tokenizer, training: training,
+      validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
+      hidden: hidden)
+  }
+
+  private init(
+    model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: ArraySlice<Int32>,
+    validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?, optimizer: OptimizerState,
+    state: TrainingState, hidden: LSTMState<Float>
+  ) throws(TrainingError) {
+    try config.validate()
+    let needed = config.batch * config.seqLength + 1
+    guard training.count >= needed else {
+      throw .corpusTooShort(characters: training.count, needed: needed, batch: config.batch, seqLength: config.seqLength)
+    }
+    self.config = config
+    self.model = model
+    self.tokenizer = tokenizer
+    self.train = training
+    self.validation = validation
+    self.corpus = corpus
+    self.checkpointPath = checkpointPath
+    self.optimizer = optimizer
+    self.state = state
+    self.hidden = hidden
+    dataGenerator = state.dataGenerator.generator ?? SeededGenerator(seed: config.seed)
+    dropoutGenerator = state.dropoutGenerator.generator ?? SeededGenerator(seed: config.seed)
+    inputs = [Int32](repeating: 0, count: config.batch * config.seqLength)
+    targets = inputs
+  }
+
+  /// Windows in an epoch that starts `offset` characters in.
+  private func windowsPerEpoch(offset: Int) -> Int {
+    ((train.count - 1 - offset) / config.batch) / config.seqLength
+  }
+
+  /// Runs until ``TrainingConfig/steps`` steps are done, patience runs out, or a stop is
+  /// requested; then validates and writes the final checkpoint.
+  /// - Throws: ``TrainingError/diverged(step:loss:norm:checkpoint:)`` on a non-finite loss or
+  ///   gradient (nothing is saved over the last good checkpoint), or a checkpoint write error.
+  @discardableResult
+  public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> StopReason {
+    var reason = StopReason.completed
+    var validatedAt = -1
+    while state.step < config.steps {
+      if stopRequested.load(ordering: .relaxed) {
+        reason = .interrupted
+        break
+      }
+      let t0 = Self.now()
+      nextWindow()
+      model.zeroGradients()
+      let loss = inputs.withUnsafeBufferPointer { x in
+        targets.withUnsafeBufferPointer { y in
+          model.trainWindow(
+            inputs: x, targets: y, batch: config.batch, steps: config.seqLength, state: &hidden,
+            dropoutGenerator: &dropoutGenerator)
+        }
+      }
+      let norm = model.gradients.withUnsafeMutableBufferPointer { g in
+        let norm = GradientClipping.clipGlobalNorm(g, maxNorm: config.clipNorm)
+        if let v = config.clipValue { GradientClipping.clipValue(g, v) }
+        return norm
+      }
+      guard loss.isFinite, norm.isFinite else {
+        throw TrainingError.diverged(step: state.step + 1, loss: loss, norm: norm, checkpoint: existingCheckpoint())
+      }
+      let lr = config.learningRate(atStep: state.step + 1)
+      model.parameters.withUnsafeMutableBufferPointer { p in
+        model.gradients.withUnsafeBufferPointer { g in
+          optimizer.update(params: p, grads: g, lr: lr, momentum: config.momentum)
+        }
+      }
+      state.step += 1
+      let seconds = Self.now() - t0
+      state.elapsedSeconds += seconds
+      onEvent(.step(StepRecord(
+        step: state.step, totalSteps: config.steps, epoch: state.epoch, loss: loss, learningRate: lr,
+        gradientNorm: norm, milliseconds: seconds * 1000,
+        charsPerSecond: Double(config.batch * config.seqLength) / seconds, elapsedSeconds: state.elapsedSeconds)))
+
+      if config.evalEvery > 0 && state.step % config.evalEvery == 0 {
+        validatedAt = state.step
+        if try validate(onEvent) { reason = .earlyStopped; break }
+      }
+      if config.sampleEvery > 0 && state.step % config.sampleEvery == 0 {
+        onEvent(.sample(step: state.step, text: sample(length: 200)))
+      }
+      if config.checkpointEvery > 0 && state.step % config.checkpointEvery == 0 {
+        try save(onEvent)
+      }
+    }
+    if validatedAt != state.step && state.step > 0 { _ = try validate(onEvent) }
+    try save(onEvent)
+    return reason
+  }
+
+  /// Fills `inputs`/`targets` with the next window, starting a new epoch when one is used up.
+  private func nextWindow() {
+    let B = config.batch
+    let T = config.seqLength
+    if state.epoch == 0 || state.window >= windowsPerEpoch(offset: state.epochOffset) {
+      state.epoch += 1
+      state.window = 0
+      let offset = Int(dataGenerator.next() % UInt64(T))
+      state.epochOffset = windowsPerEpoch(offset: offset) >= 1 ? offset : 0
+      state.dataGenerator = GeneratorState(dataGenerator)
+      hidden.reset()
+    }
+    let n = (train.count - 1 - state.epochOffset) / B  // characters per stream this epoch
+    let base = train.startIndex + state.epochOffset + state.window * T
+    for t in 0..<T {
+      for b in 0..<B {
+        let i = base + b * n + t
+        inputs[t * B + b] = train[i]
+        targets[t * B + b] = train[i + 1]
+      }
+    }
+    state.window += 1
+  }
+
+  /// Validates on the whole held-out split; tracks the best loss and its checkpoint.
+  /// - Returns: true when patience has run out.
+  private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
+    guard validation.count >= 2 else { return false }
+    let (loss, _) = Evaluation.meanLoss(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength)
+    state.lastValidationLoss = loss
+    let improved = loss < (state.bestValidationLoss ?? .infinity)
+    if improved {
+      state.bestValidationLoss = loss
+      state.bestStep = state.step
+      state.evalsWithoutImprovement = 0
+    } else {
+      state.evalsWithoutImprovement += 1
+    }
+    onEvent(.validation(step: state.step, loss: loss, best: state.bestValidationLoss ?? loss, improved: improved))
+    if improved, let best = bestCheckpointPath {
+      try checkpoint().write(to: best)
+      onEvent(.checkpoint(path: best, step: state.step, best: true))
+    }
+    if let p = config.patience, state.evalsWithoutImprovement >= p { return true }
+    return false
+  }
+
+  /// A short sample from the current weights; its draws do not touch the training generators.
+  public func sample(length: Int, temperature: Double = 0.8) -> String {
+    let sampler = Sampler(model: model, tokenizer: tokenizer)
+    let ids = sampler.generate(prompt: [], options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
+    return tokenizer.decode(ids[0])
+  }
+
+  /// The run as a checkpoint.
+  public func checkpoint() -> Checkpoint {
+    var s = state
+    s.dataGenerator = GeneratorState(dataGenerator)
+    s.dropoutGenerator = GeneratorState(dropoutGenerator)
+    return Checkpoint(
+      model: model.config, tokenizer: tokenizer, parameters: model.parameters, training: config, state: s,
+      optimizer: optimizer, hidden: hidden, corpus: corpus)
+  }
+
+  private func save(_ onEvent: (TrainingEvent) -> Void) throws {
+    guard let path = checkpointPath else { return }
+    try checkpoint().write(to: path)
+    onEvent(.checkpoint(path: path, step: state.step, best: false))
+  }
+
+  private func existingCheckpoint() -> String? {
+    guard let path = checkpointPath, access(path, F_OK) == 0 else { return nil }
+    return path
+  }
+
+  static func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+  }
+}

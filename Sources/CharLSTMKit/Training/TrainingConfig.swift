@@ -1,0 +1,109 @@
+/// Which update rule the trainer uses.
+public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+  /// Adam (β1 0.9, β2 0.999, ε 1e-8), PyTorch's formulation. The default.
+  case adam
+  /// RMSprop (α 0.99, ε 1e-8), PyTorch's formulation.
+  case rmsprop
+  /// SGD with momentum (0.9 by default).
+  case sgd
+}
+
+/// How the learning rate changes over the run.
+public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
+  /// The same rate throughout.
+  case constant
+  /// Multiplied by ``TrainingConfig/decayFactor`` every ``TrainingConfig/decayEvery`` steps.
+  case step
+  /// Half a cosine from the base rate down to ``TrainingConfig/minLearningRateFraction`` of it.
+  case cosine
+}
+
+/// Everything that decides how a model is trained (not its shape: see `ModelConfig`).
+public struct TrainingConfig: Codable, Equatable, Sendable {
+  /// B: independent contiguous streams per step.
+  public var batch = 50
+  /// T: time steps per window (the truncation length of backpropagation through time).
+  public var seqLength = 50
+  /// Total optimizer steps of the run (a resumed run continues up to this number).
+  public var steps = 2000
+  /// Base learning rate.
+  public var learningRate = 2e-3
+  public var optimizer = OptimizerKind.adam
+  /// Momentum for SGD.
+  public var momentum = 0.9
+  /// Clip the global L2 norm of the gradients to this value (0: no clipping).
+  public var clipNorm = 5.0
+  /// Also clip each gradient element to [−v, v] (nil: off).
+  public var clipValue: Double? = nil
+  public var schedule = ScheduleKind.constant
+  /// Steps between decays for the `step` schedule.
+  public var decayEvery = 1000
+  /// Factor applied at each decay for the `step` schedule.
+  public var decayFactor = 0.5
+  /// Final rate as a fraction of the base rate for the `cosine` schedule.
+  public var minLearningRateFraction = 0.0
+  /// Linear warm-up from 0 over this many steps (0: none).
+  public var warmupSteps = 0
+  /// Fraction of the corpus (its tail) held out for validation.
+  public var validationFraction = 0.05
+  /// Validate every N steps (0: only at the end).
+  public var evalEvery = 200
+  /// Write a checkpoint every N steps (0: only at the end and on improvement).
+  public var checkpointEvery = 500
+  /// Stop after this many validations without improvement (nil: never).
+  public var patience: Int? = nil
+  /// Print a generated sample every N steps (0: never).
+  public var sampleEvery = 0
+  /// The one seed for initialization, batching and dropout.
+  public var seed: UInt64 = 1
+
+  public init() {}
+
+  /// Throws with a message naming the first option out of range.
+  public func validate() throws(TrainingError) {
+    func bad(_ name: String, _ value: Any, _ expected: String) -> TrainingError {
+      .invalidOption(name: name, value: "\(value)", expected: expected)
+    }
+    if batch < 1 { throw bad("--batch", batch, "an integer ≥ 1") }
+    if seqLength < 1 { throw bad("--seq", seqLength, "an integer ≥ 1") }
+    if steps < 1 { throw bad("--steps", steps, "an integer ≥ 1") }
+    if !(learningRate > 0 && learningRate.isFinite) { throw bad("--lr", learningRate, "a number > 0, e.g. 2e-3") }
+    if !(momentum >= 0 && momentum < 1) { throw bad("--momentum", momentum, "a number in [0, 1)") }
+    if !(clipNorm >= 0 && clipNorm.isFinite) { throw bad("--clip", clipNorm, "a number ≥ 0 (0 turns clipping off)") }
+    if let v = clipValue, !(v > 0 && v.isFinite) { throw bad("--clip-value", v, "a number > 0") }
+    if decayEvery < 1 { throw bad("--decay-every", decayEvery, "an integer ≥ 1") }
+    if !(decayFactor > 0 && decayFactor <= 1) { throw bad("--decay-factor", decayFactor, "a number in (0, 1]") }
+    if !(minLearningRateFraction >= 0 && minLearningRateFraction <= 1) { throw bad("--min-lr-fraction", minLearningRateFraction, "a number in [0, 1]") }
+    if warmupSteps < 0 { throw bad("--warmup", warmupSteps, "an integer ≥ 0") }
+    if !(validationFraction >= 0 && validationFraction < 1) { throw bad("--val-fraction", validationFraction, "a number in [0, 1)") }
+    if evalEvery < 0 { throw bad("--eval-every", evalEvery, "an integer ≥ 0") }
+    if checkpointEvery < 0 { throw bad("--checkpoint-every", checkpointEvery, "an integer ≥ 0") }
+    if let p = patience, p < 1 { throw bad("--patience", p, "an integer ≥ 1") }
+    if sampleEvery < 0 { throw bad("--sample-every", sampleEvery, "an integer ≥ 0") }
+  }
+
+  /// The learning rate at (1-based) optimizer step `step`.
+  public func learningRate(atStep step: Int) -> Double {
+    var lr = learningRate
+    switch schedule {
+    case .constant: break
+    case .step:
+      lr *= pow(decayFactor, Double((step - 1) / decayEvery))
+    case .cosine:
+      let span = max(1, steps - warmupSteps)
+      let progress = min(1, max(0, Double(step - 1 - warmupSteps) / Double(span)))
+      let floor = minLearningRateFraction
+      lr *= floor + (1 - floor) * 0.5 * (1 + cos(Double.pi * progress))
+    }
+    if warmupSteps > 0 && step <= warmupSteps {
+      lr *= Double(step) / Double(warmupSteps)
+    }
+    return lr
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,77 @@
+/// Where a run is: everything besides weights and moments needed to continue it exactly.
+public struct TrainingState: Codable, Equatable, Sendable {
+  /// Optimizer steps done.
+  public var step = 0
+  /// Passes over the training text started (1-based once training began).
+  public var epoch = 0
+  /// Next window within the current epoch.
+  public var window = 0
+  /// Characters skipped at the start of the current epoch (drawn per epoch, in [0, T)).
+  public var epochOffset = 0
+  /// Generator for batching decisions (the per-epoch offsets).
+  public var dataGenerator: GeneratorState
+  /// Generator for the dropout masks.
+  public var dropoutGenerator: GeneratorState
+  /// Best validation loss so far and the step it was measured at.
+  public var bestValidationLoss: Double? = nil
+  public var bestStep: Int? = nil
+  /// Most recent validation loss.
+  public var lastValidationLoss: Double? = nil
+  /// Validations in a row without improvement (for `--patience`).
+  public var evalsWithoutImprovement = 0
+  /// Training seconds over all sessions of the run.
+  public var elapsedSeconds = 0.0
+
+  /// The state of a run that has not started, with generators derived from `seed`.
+  public init(seed: UInt64) {
+    dataGenerator = GeneratorState(SeededGenerator(seed: seed ^ 0x6461_7461))  // "data"
+    dropoutGenerator = GeneratorState(SeededGenerator(seed: seed ^ 0x6472_6F70))  // "drop"
+  }
+}
+
+/// A ``SeededGenerator``'s state as four hex strings (JSON numbers cannot hold 64 bits).
+public struct GeneratorState: Codable, Equatable, Sendable {
+  public var words: [String]
+
+  public init(_ g: SeededGenerator) {
+    words = [g.state.0, g.state.1, g.state.2, g.state.3].map { String($0, radix: 16) }
+  }
+
+  /// The generator, or nil when the words are malformed.
+  public var generator: SeededGenerator? {
+    let w = words.compactMap { UInt64($0, radix: 16) }
+    guard w.count == 4, words.count == 4 else { return nil }
+    return SeededGenerator(state: (w[0], w[1], w[2], w[3]))
+  }
+}
+
+/// Which text a run was trained on, so a resume can check it reads the same text.
+public struct CorpusInfo: Codable, Equatable, Sendable {
+  public var path: String
+  public var include: String?
+  public var bytes: Int
+  public var characters: Int
+  /// FNV-1a over the token ids, hex.
+  public var fingerprint: String
+
+  public init(path: String, include: String?, bytes: Int, tokens: [Int32]) {
+    self.path = path
+    self.include = include
+    self.bytes = bytes
+    self.characters = tokens.count
+    self.fingerprint = Self.fingerprint(tokens)
+  }
+
+  /// FNV-1a 64 over the ids' little-endian bytes.
+  public static func fingerprint(_ tokens: [Int32]) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for t in tokens {
+      var v = UInt32(bitPattern: t)
+      for _ in 0..<4 {
+        h = (h ^ UInt64(v & 0xFF)) &* 0x100_0000_01b3
+        v >>= 8
+      }
+    }
+    return String(h, radix: 16)
+  }
+}
