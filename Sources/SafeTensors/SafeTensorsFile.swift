@@ -18,10 +18,19 @@ public struct TensorInfo: Sendable, Equatable {
   /// The byte range relative to the start of the data section (the header's `data_offsets`).
   public let byteRange: Range<Int>
 
-  /// The number of elements: the product of ``shape`` (1 for a scalar).
-  ///
-  /// - Returns: the element count, which fit in `Int` when the file was validated.
-  public var elementCount: Int { shape.reduce(1, *) }
+  /// The number of elements: the product of ``shape`` (1 for a scalar, 0 if any dimension is 0).
+  public let elementCount: Int
+
+  /// Creates a description; `elementCount` is computed from `shape`, which the caller has
+  /// already checked for overflow.
+  init(name: String, dtype: SafeTensorsDType, shape: [Int], byteRange: Range<Int>) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.byteRange = byteRange
+    self.elementCount = shape.contains(0) ? 0 : shape.reduce(1, *)
+  }
+
   /// The number of data bytes: `byteRange.count`.
   ///
   /// - Returns: `elementCount * dtype.byteSize`.

@@ -126,6 +126,9 @@ import Testing
     // An overflowing product that a later 0 brings back to 0 is a valid empty tensor.
     let empty = makeFile(header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}"#)
     #expect(loadError(empty) == nil)
+    let f = try? SafeTensorsFile(bytes: empty)
+    #expect(f?.info("a")?.elementCount == 0)
+    #expect((try? f?.floats("a")) == [])
   }
 
   @Test func offsetsAndSizes() {
