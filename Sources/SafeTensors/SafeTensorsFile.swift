@@ -74,7 +74,11 @@ public struct SafeTensorsFile: Sendable {
   public static func load(contentsOf path: String, maxHeaderBytes: Int = 100 << 20)
     throws(SafeTensorsError) -> SafeTensorsFile
   {
-    let bytes = try readWholeFile(path)
+    // Check the length field before reading everything, so that a wrong file (a corpus, an
+    // image) is rejected at once instead of being read into memory first.
+    let bytes = try readWholeFile(path) { (size, prefix) throws(SafeTensorsError) in
+      _ = try headerLength(prefix, fileSize: size, path: path, maxHeaderBytes: maxHeaderBytes)
+    }
     return try SafeTensorsFile(bytes: bytes, path: path, maxHeaderBytes: maxHeaderBytes)
   }
 
@@ -99,17 +103,8 @@ public struct SafeTensorsFile: Sendable {
     throws(SafeTensorsError)
   {
     let fileSize = bytes.count
-    guard fileSize >= 8 else { throw .fileTooShort(path: path, size: fileSize) }
-    var length: UInt64 = 0
-    for k in 0..<8 { length |= UInt64(bytes[k]) << (8 * UInt64(k)) }
-    let limit = max(0, maxHeaderBytes)
-    guard length <= UInt64(limit) else {
-      throw .headerTooLarge(path: path, length: length, limit: limit)
-    }
-    guard length <= UInt64(fileSize - 8) else {
-      throw .truncated(path: path, expected: Int(clamping: length + 8), found: fileSize)
-    }
-    let headerLength = Int(length)
+    let headerLength = try Self.headerLength(
+      bytes.prefix(8), fileSize: fileSize, path: path, maxHeaderBytes: maxHeaderBytes)
     let dataStart = 8 + headerLength
     let dataSize = fileSize - dataStart
 
@@ -178,6 +173,24 @@ public struct SafeTensorsFile: Sendable {
     self.dataStart = dataStart
     self.bytes = bytes
     self.index = index
+  }
+
+  /// Reads the 8-byte header length from `prefix` (the file's first bytes) and checks it
+  /// against the file size and the limit.
+  private static func headerLength(
+    _ prefix: ArraySlice<UInt8>, fileSize: Int, path: String, maxHeaderBytes: Int
+  ) throws(SafeTensorsError) -> Int {
+    guard fileSize >= 8, prefix.count >= 8 else { throw .fileTooShort(path: path, size: fileSize) }
+    var length: UInt64 = 0
+    for (k, byte) in prefix.prefix(8).enumerated() { length |= UInt64(byte) << (8 * UInt64(k)) }
+    let limit = max(0, maxHeaderBytes)
+    guard length <= UInt64(limit) else {
+      throw .headerTooLarge(path: path, length: length, limit: limit)
+    }
+    guard length <= UInt64(fileSize - 8) else {
+      throw .truncated(path: path, expected: Int(clamping: length + 8), found: fileSize)
+    }
+    return Int(length)
   }
 
   private static func parseMetadata(_ value: JSONValue, path: String) throws(SafeTensorsError)
@@ -445,7 +458,11 @@ func swapToOrFromLittleEndian(_ buffer: UnsafeMutableRawBufferPointer, elementSi
 }
 
 /// Reads a whole regular file, retrying on EINTR.
-func readWholeFile(_ path: String) throws(SafeTensorsError) -> [UInt8] {
+///
+/// `precheck` sees the file size and its first (up to) 8 bytes before the rest is read.
+func readWholeFile(
+  _ path: String, precheck: (Int, ArraySlice<UInt8>) throws(SafeTensorsError) -> Void = { _, _ in }
+) throws(SafeTensorsError) -> [UInt8] {
   let fd = open(path, O_RDONLY | O_CLOEXEC)
   guard fd >= 0 else { throw .fileUnreadable(path: path, reason: errnoText()) }
   defer { close(fd) }
@@ -456,6 +473,19 @@ func readWholeFile(_ path: String) throws(SafeTensorsError) -> [UInt8] {
     throw .fileUnreadable(path: path, reason: kind)
   }
   let size = Int(st.st_size)
+  var prefix = [UInt8](repeating: 0, count: 8)
+  var got = 0
+  while got < min(8, size) {
+    let n = prefix.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, 8 - got, off_t(got)) }
+    if n > 0 {
+      got += n
+    } else if n == 0 {
+      break
+    } else if errno != EINTR {
+      throw .fileUnreadable(path: path, reason: errnoText())
+    }
+  }
+  try precheck(size, prefix[0..<got])
   var failure: Int32 = 0
   let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
     var got = 0

@@ -181,6 +181,20 @@ import Testing
     #expect(throws: SafeTensorsError.fileUnreadable(path: dir, reason: "it is a directory")) {
       try SafeTensorsFile.load(contentsOf: dir)
     }
+    // A text file passed by mistake: its first 8 bytes read as an absurd header length.
+    let text = dir + "/corpus.txt"
+    #expect(FileManager.default.createFile(atPath: text, contents: Data(String(repeating: "To be, or not to be. ", count: 1000).utf8)))
+    let expectedLength = lengthField(0).indices.reduce(UInt64(0)) { $0 | UInt64(Array("To be, o".utf8)[$1]) << (8 * UInt64($1)) }
+    #expect(throws: SafeTensorsError.headerTooLarge(path: text, length: expectedLength, limit: 100 << 20)) {
+      try SafeTensorsFile.load(contentsOf: text)
+    }
+    // Short and truncated files on disk report the real file size.
+    let short = dir + "/short.safetensors"
+    #expect(FileManager.default.createFile(atPath: short, contents: Data([1, 2, 3])))
+    #expect(throws: SafeTensorsError.fileTooShort(path: short, size: 3)) { try SafeTensorsFile.load(contentsOf: short) }
+    let cut = dir + "/cut.safetensors"
+    #expect(FileManager.default.createFile(atPath: cut, contents: Data(lengthField(1000) + [0x7B, 0x7D])))
+    #expect(throws: SafeTensorsError.truncated(path: cut, expected: 1008, found: 10)) { try SafeTensorsFile.load(contentsOf: cut) }
   }
 
   @Test func descriptionsAreOneLineNamingTheFile() {
