@@ -45,8 +45,9 @@ static void run_tasks(void) {
 }
 
 static void *worker_main(void *arg) {
-  (void)arg;
-  unsigned long seen = atomic_load(&P.gen);
+  /* The generation at creation time: a job published before this thread first runs must
+   * not be missed. */
+  unsigned long seen = (unsigned long)(uintptr_t)arg;
   for (;;) {
     unsigned long g;
     long spins = 0;
@@ -109,7 +110,8 @@ static void resize(int threads) {
   }
   int created = 0;
   for (int i = 0; i < threads - 1; i++) {
-    if (pthread_create(&P.tids[created], NULL, worker_main, NULL) == 0) created++;
+    if (pthread_create(&P.tids[created], NULL, worker_main,
+                       (void *)(uintptr_t)atomic_load(&P.gen)) == 0) created++;
   }
   P.nworkers = created;
   atomic_store(&P.threads, threads);
