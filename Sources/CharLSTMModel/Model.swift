@@ -148,6 +148,8 @@ public final class CharModel<S: KernelScalar> {
   ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0).
   /// - Returns: the mean cross-entropy over the B·T predictions, in nats. The gradient of that
   ///   mean is ACCUMULATED into ``gradients``.
+  @_specialize(exported: true, where S == Float)
+  @_specialize(exported: true, where S == Double)
   public func trainWindow(
     inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
     batch: Int, steps: Int, state: inout LSTMState<S>,
@@ -184,6 +186,8 @@ public final class CharModel<S: KernelScalar> {
   /// - Parameters: as ``trainWindow(inputs:targets:batch:steps:state:dropoutGenerator:)``.
   /// - Returns: the SUM (not the mean) of cross-entropy over the B·T predictions, in nats, so
   ///   callers can average over a whole split. ``gradients`` are untouched.
+  @_specialize(exported: true, where S == Float)
+  @_specialize(exported: true, where S == Double)
   public func evaluateWindow(
     inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
     batch: Int, steps: Int, state: inout LSTMState<S>
@@ -213,6 +217,8 @@ public final class CharModel<S: KernelScalar> {
   ///   - inputs: [T·B] time-major token ids. - batch: B. - steps: T.
   ///   - state: carried in and replaced by the final state, as in ``evaluateWindow(inputs:targets:batch:steps:state:)``.
   ///   - logits: [T·B, V] (before softmax), overwritten.
+  @_specialize(exported: true, where S == Float)
+  @_specialize(exported: true, where S == Double)
   public func windowLogits(
     inputs: UnsafeBufferPointer<Int32>, batch: Int, steps: Int, state: inout LSTMState<S>,
     logits: UnsafeMutableBufferPointer<S>
@@ -239,6 +245,8 @@ public final class CharModel<S: KernelScalar> {
   ///   - tokens: [B] the current token of each stream.
   ///   - state: (h, c) [L, B, H], advanced by one step.
   ///   - logits: [B, V] scores before softmax, overwritten.
+  @_specialize(exported: true, where S == Float)
+  @_specialize(exported: true, where S == Double)
   public func step(
     tokens: UnsafeBufferPointer<Int32>, state: inout LSTMState<S>,
     logits: UnsafeMutableBufferPointer<S>
