@@ -36,7 +36,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
   /// Creates a configuration; call ``validate()`` before building a model from untrusted values.
   /// - Parameters:
-  ///   - vocabSize: V. - embedSize: E. - hiddenSize: H. - layers: L. - dropout: p in [0, 1).
+  ///   - vocabSize: V, the number of tokens.
+  ///   - embedSize: E, the embedding width.
+  ///   - hiddenSize: H, the LSTM width.
+  ///   - layers: L, the number of stacked LSTM layers.
+  ///   - dropout: p in [0, 1); 0 (the default) disables dropout.
   public init(vocabSize: Int, embedSize: Int, hiddenSize: Int, layers: Int, dropout: Double = 0) {
     self.vocabSize = vocabSize
     self.embedSize = embedSize
@@ -105,7 +109,11 @@ public struct TensorSlot: Sendable, Equatable {
   /// The index range `offset ..< offset + count`.
   public var range: Range<Int> { offset..<(offset + count) }
 
-  /// Creates a slot. - Parameters: name: state-dict key. shape: row-major. offset: first index.
+  /// Creates a slot.
+  /// - Parameters:
+  ///   - name: the state-dict key.
+  ///   - shape: the row-major shape.
+  ///   - offset: the index of the first element in the flat vector.
   public init(name: String, shape: [Int], offset: Int) {
     self.name = name
     self.shape = shape
@@ -129,7 +137,11 @@ public struct LSTMState<S: KernelScalar>: Equatable, Sendable {
   /// H.
   public let hidden: Int
 
-  /// An all-zero state. - Parameters: layers: L. batch: B. hidden: H.
+  /// An all-zero state.
+  /// - Parameters:
+  ///   - layers: L.
+  ///   - batch: B.
+  ///   - hidden: H.
   public init(layers: Int, batch: Int, hidden: Int) {
     self.layers = layers
     self.batch = batch
@@ -139,6 +151,9 @@ public struct LSTMState<S: KernelScalar>: Equatable, Sendable {
   }
 
   /// An all-zero state shaped for `config` with `batch` streams.
+  /// - Parameters:
+  ///   - config: gives L and H.
+  ///   - batch: B.
   /// - Returns: h, c of shape [L, B, H] filled with zeros.
   public static func zeros(for config: ModelConfig, batch: Int) -> LSTMState {
     LSTMState(layers: config.layers, batch: batch, hidden: config.hiddenSize)

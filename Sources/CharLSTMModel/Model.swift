@@ -132,6 +132,7 @@ public final class CharModel<S: KernelScalar> {
   }
 
   /// The slot named `name` (a PyTorch state-dict key), if any.
+  /// - Parameter name: e.g. `lstm.weight_hh_l0`.
   /// - Returns: the slot, or nil for an unknown name.
   public func slot(named name: String) -> TensorSlot? { slots.first { $0.name == name } }
 
@@ -142,7 +143,8 @@ public final class CharModel<S: KernelScalar> {
   /// - Parameters:
   ///   - inputs: [T·B] time-major token ids (element t·B + b is stream b at step t).
   ///   - targets: [T·B] the next token for each input, same layout.
-  ///   - batch: B. - steps: T.
+  ///   - batch: B.
+  ///   - steps: T.
   ///   - state: (h, c) [L, B, H] at the start of the window, replaced by the state at its end.
   ///     Detached: no gradient flows into the incoming state.
   ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0).
@@ -183,7 +185,12 @@ public final class CharModel<S: KernelScalar> {
 
   /// One evaluation window: forward without dropout or gradients.
   ///
-  /// - Parameters: as ``trainWindow(inputs:targets:batch:steps:state:dropoutGenerator:)``.
+  /// - Parameters:
+  ///   - inputs: [T·B] time-major token ids (element t·B + b is stream b at step t).
+  ///   - targets: [T·B] the next token for each input, same layout.
+  ///   - batch: B.
+  ///   - steps: T.
+  ///   - state: (h, c) [L, B, H], replaced by the state at the end of the window.
   /// - Returns: the SUM (not the mean) of cross-entropy over the B·T predictions, in nats, so
   ///   callers can average over a whole split. ``gradients`` are untouched.
   @_specialize(exported: true, where S == Float)
@@ -214,7 +221,9 @@ public final class CharModel<S: KernelScalar> {
   /// Logits of a whole window without dropout (evaluation mode), e.g. for inspection or tests.
   ///
   /// - Parameters:
-  ///   - inputs: [T·B] time-major token ids. - batch: B. - steps: T.
+  ///   - inputs: [T·B] time-major token ids.
+  ///   - batch: B.
+  ///   - steps: T.
   ///   - state: carried in and replaced by the final state, as in ``evaluateWindow(inputs:targets:batch:steps:state:)``.
   ///   - logits: [T·B, V] (before softmax), overwritten.
   @_specialize(exported: true, where S == Float)
@@ -263,6 +272,9 @@ public final class CharModel<S: KernelScalar> {
     precondition(batch >= 1 && steps >= 1, "batch and steps must be ≥ 1")
     precondition(inputs.count == batch * steps, "inputs must hold T·B = \(batch * steps) ids")
     precondition(targets.count == batch * steps, "targets must hold T·B = \(batch * steps) ids")
+    for y in targets {
+      precondition(y >= 0 && Int(y) < config.vocabSize, "target \(y) out of range 0..<\(config.vocabSize)")
+    }
     precondition(
       state.layers == config.layers && state.batch == batch
         && state.hidden == config.hiddenSize,
@@ -293,7 +305,9 @@ public final class CharModel<S: KernelScalar> {
 
   /// Forward: embedding → layers (dropout after each in training) → head logits.
   /// - Parameters:
-  ///   - params: the flat parameters. - inputs: [T·B]. - ws: the workspace for (B, T).
+  ///   - params: the flat parameters.
+  ///   - inputs: [T·B] token ids.
+  ///   - ws: the workspace for (B, T).
   ///   - h, c: [L, B, H] the carried state, replaced by the final state.
   ///   - logits: [T·B, V], overwritten.
   private func forward(
