@@ -102,6 +102,7 @@ typedef struct {
   const float *bp;
   float *c;
   long n_ic;
+  long nc; /* columns per task tile (multiple of CLK_NR, or ≥ n) */
 } gemm_job;
 
 /* Splits mc rows into the fewest blocks of ≤ mrmax rows with heights differing by ≤ 1. */
@@ -118,10 +119,11 @@ static void pack_a(const gemm_job *J, long i0, long p0, long kc, const int *hs, 
   for (int bi = 0; bi < nb; bi++) {
     int mr = hs[bi];
     if (!J->transA) {
-      for (int i = 0; i < mr; i++) {
-        const float *s = J->a + (row + i) * J->lda + p0;
-        for (long p = 0; p < kc; p++) dst[p * mr + i] = s[p];
-      }
+      /* p outer: contiguous stores, mr sequential read streams. */
+      const float *src[CLK_MRMAX];
+      for (int i = 0; i < mr; i++) src[i] = J->a + (row + i) * J->lda + p0;
+      for (long p = 0; p < kc; p++)
+        for (int i = 0; i < mr; i++) dst[p * mr + i] = src[i][p];
     } else {
       for (long p = 0; p < kc; p++) {
         const float *s = J->a + (p0 + p) * J->lda + row;
@@ -138,35 +140,37 @@ static void gemm_task(void *vctx, long t) {
   const clk_isa_ops *ops = J->ops;
   long ic = t % J->n_ic, jc = t / J->n_ic;
   long i0 = ic * ops->mc, mc = J->m - i0 < ops->mc ? J->m - i0 : ops->mc;
-  long j0 = jc * CLK_NC, j1 = j0 + CLK_NC < J->n ? j0 + CLK_NC : J->n;
+  long j0 = jc * J->nc, j1 = j0 + J->nc < J->n ? j0 + J->nc : J->n;
   int hs[64];
   int nb = row_blocks(mc, ops->mrmax, hs);
   long kmax = J->k < CLK_KC ? J->k : CLK_KC;
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
   for (long p0 = 0; p0 < J->k; p0 += CLK_KC) {
     long kc = J->k - p0 < CLK_KC ? J->k - p0 : CLK_KC;
-    pack_a(J, i0, p0, kc, hs, nb, abuf);
+    /* A transposed (stored k×m) is already p-major: the microkernel reads it in place. */
+    if (!J->transA) pack_a(J, i0, p0, kc, hs, nb, abuf);
     float beta = p0 == 0 ? J->beta : 1.0f;
     for (long jr = j0; jr < j1; jr += CLK_NR) {
       long nr = J->n - jr < CLK_NR ? J->n - jr : CLK_NR;
       const float *bs = J->bp + (jr / CLK_NR) * J->k * CLK_NR + p0 * CLK_NR;
-      const float *ap = abuf;
+      const float *ap = J->transA ? J->a + p0 * J->lda + i0 : abuf;
       long row = i0;
       for (int bi = 0; bi < nb; bi++) {
         int mr = hs[bi];
+        long as = J->transA ? J->lda : mr;
         float *cp = J->c + row * J->ldc + jr;
         if (nr == CLK_NR) {
-          ops->ukr[mr](kc, ap, bs, cp, J->ldc, J->alpha, beta);
+          ops->ukr[mr](kc, ap, as, bs, cp, J->ldc, J->alpha, beta);
         } else {
           float tmp[CLK_MRMAX * CLK_NR];
-          ops->ukr[mr](kc, ap, bs, tmp, CLK_NR, 1.0f, 0.0f);
+          ops->ukr[mr](kc, ap, as, bs, tmp, CLK_NR, 1.0f, 0.0f);
           for (int i = 0; i < mr; i++)
             for (long j = 0; j < nr; j++) {
               float v = J->alpha * tmp[i * CLK_NR + j];
               cp[i * J->ldc + j] = beta == 0 ? v : v + beta * cp[i * J->ldc + j];
             }
         }
-        ap += (long)mr * kc;
+        ap += J->transA ? mr : (long)mr * kc;
         row += mr;
       }
     }
@@ -184,9 +188,13 @@ static void scale_c(long m, long n, float beta, float *c, long ldc) {
 
 static void run_gemm(int transA, long m, long n, long k, float alpha, const float *a, long lda,
                      const float *bp, float beta, float *c, long ldc) {
-  gemm_job J = {clk_ops(), transA, m, n, k, lda, ldc, alpha, beta, a, bp, c, 0};
+  gemm_job J = {clk_ops(), transA, m, n, k, lda, ldc, alpha, beta, a, bp, c, 0, 0};
   J.n_ic = (m + J.ops->mc - 1) / J.ops->mc;
-  long n_jc = (n + CLK_NC - 1) / CLK_NC;
+  /* Many row blocks: one task per row block over all columns, so each A block is packed
+   * once. Few row blocks (small m, e.g. the recurrent product): split the columns too.
+   * Depends on the shape only, never on the thread count. */
+  J.nc = J.n_ic >= 8 ? n : CLK_NC;
+  long n_jc = (n + J.nc - 1) / J.nc;
   clk_parallel_for(J.n_ic * n_jc, 2.0 * m * n * k, gemm_task, &J);
 }
 

@@ -10,10 +10,11 @@
 #define CLK_NC 256     /* output tile width per task (multiple of CLK_NR) */
 #define CLK_MRMAX 14   /* largest microkernel height of any ISA */
 
-/* Microkernel: C[mr×32] (row stride ldc) = alpha·Apacked[k×mr]·Bpanel[k×32] + beta·C,
- * beta == 0 overwrites. A is packed p-major (a[p*mr + i]), B has row stride CLK_NR. */
-typedef void (*clk_ukr_fn)(long k, const float *a, const float *b, float *c, long ldc,
-                           float alpha, float beta);
+/* Microkernel: C[mr×32] (row stride ldc) = alpha·A[k×mr]·Bpanel[k×32] + beta·C, beta == 0
+ * overwrites. A is p-major with stride `as` (a[p*as + i]: as = mr for a packed block, = lda
+ * for an unpacked transposed A), B has row stride CLK_NR. */
+typedef void (*clk_ukr_fn)(long k, const float *a, long as, const float *b, float *c,
+                           long ldc, float alpha, float beta);
 
 typedef struct {
   void (*lstm_fwd)(long b0, long b1, long H, float *gates, const float *cPrev, float *c,

@@ -6,7 +6,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-static inline __attribute__((always_inline)) void half(const int MR, long k, const float *restrict a,
+static inline __attribute__((always_inline)) void half(const int MR, long k, const float *restrict a, long as,
                                                        const float *restrict b, float *restrict c,
                                                        long ldc, float alpha, float beta) {
   __m256 c0[6], c1[6];
@@ -18,7 +18,7 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
       c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
       c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
     }
-    a += MR;
+    a += as;
     b += CLK_NR;
   }
   __m256 va = _mm256_set1_ps(alpha);
@@ -39,10 +39,10 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
 }
 
 #define DEF(MR)                                                                                \
-  static void ukr_##MR(long k, const float *a, const float *b, float *c, long ldc, float alpha, \
+  static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
-    half(MR, k, a, b, c, ldc, alpha, beta);                                                    \
-    half(MR, k, a, b + 16, c + 16, ldc, alpha, beta);                                          \
+    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                    \
+    half(MR, k, a, as, b + 16, c + 16, ldc, alpha, beta);                                          \
   }
 DEF(1) DEF(2) DEF(3) DEF(4) DEF(5) DEF(6)
 

@@ -6,7 +6,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
 
-static inline __attribute__((always_inline)) void body(const int MR, long k, const float *restrict a,
+static inline __attribute__((always_inline)) void body(const int MR, long k, const float *restrict a, long as,
                                                        const float *restrict b, float *restrict c,
                                                        long ldc, float alpha, float beta) {
   __m512 c0[CLK_MRMAX], c1[CLK_MRMAX];
@@ -18,7 +18,7 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
       c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
       c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
     }
-    a += MR;
+    a += as;
     b += CLK_NR;
   }
   __m512 va = _mm512_set1_ps(alpha);
@@ -45,9 +45,9 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
 }
 
 #define DEF(MR)                                                                                \
-  static void ukr_##MR(long k, const float *a, const float *b, float *c, long ldc, float alpha, \
+  static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
-    body(MR, k, a, b, c, ldc, alpha, beta);                                                    \
+    body(MR, k, a, as, b, c, ldc, alpha, beta);                                                    \
   }
 DEF(1) DEF(2) DEF(3) DEF(4) DEF(5) DEF(6) DEF(7) DEF(8) DEF(9) DEF(10) DEF(11) DEF(12) DEF(13)
 DEF(14)

@@ -2,7 +2,7 @@
  * mr×32 (mr = 1..4) computed as two mr×16 halves with the accumulators in a local array. */
 #include "internal.h"
 
-static inline __attribute__((always_inline)) void half(const int MR, long k, const float *restrict a,
+static inline __attribute__((always_inline)) void half(const int MR, long k, const float *restrict a, long as,
                                                        const float *restrict b, float *restrict c,
                                                        long ldc, float alpha, float beta) {
   float acc[4][16];
@@ -13,7 +13,7 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
       float av = a[i];
       _Pragma("clang loop unroll(full)") for (int j = 0; j < 16; j++) acc[i][j] += av * b[j];
     }
-    a += MR;
+    a += as;
     b += CLK_NR;
   }
   _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {
@@ -28,10 +28,10 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
 }
 
 #define DEF(MR)                                                                                \
-  static void ukr_##MR(long k, const float *a, const float *b, float *c, long ldc, float alpha, \
+  static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
-    half(MR, k, a, b, c, ldc, alpha, beta);                                                    \
-    half(MR, k, a, b + 16, c + 16, ldc, alpha, beta);                                          \
+    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                    \
+    half(MR, k, a, as, b + 16, c + 16, ldc, alpha, beta);                                          \
   }
 DEF(1) DEF(2) DEF(3) DEF(4)
 
