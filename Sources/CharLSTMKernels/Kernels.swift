@@ -33,6 +33,11 @@ public enum Kernels {
     ISA(rawValue: clk_force_isa(isa?.rawValue ?? -1)) ?? .portable
   }
 
+  /// FMA throughput of the current path measured on this thread (GFLOP per CPU-second).
+  public static func measuredFMAPeak(seconds: Double = 0.05) -> Double {
+    clk_fma_peak_gflops(seconds)
+  }
+
   /// Vectorized `exp` of the current path (exposed for accuracy tests).
   public static func exp(_ x: [Float]) -> [Float] { apply(x, clk_vexp) }
   /// Vectorized logistic sigmoid of the current path.

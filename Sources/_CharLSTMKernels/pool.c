@@ -17,6 +17,7 @@
 #endif
 
 #define MAX_THREADS 256
+#define OPEN ((uint64_t)1 << 31)
 #define SPIN_ITERS 30000 /* a few tens of µs of pause instructions before sleeping */
 
 static struct {
@@ -31,6 +32,10 @@ static struct {
   int quit;
   _Atomic long next;
   _Atomic int done;
+  /* (generation << 32) | OPEN | number of workers that joined the current job. A worker runs
+   * tasks only after joining while the job is open; the caller closes the job after its own
+   * share and waits only for the workers that joined, never for a descheduled one. */
+  _Atomic uint64_t state;
   /* configuration */
   int nworkers; /* threads - 1 */
   pthread_t tids[MAX_THREADS];
@@ -60,10 +65,17 @@ static void *worker_main(void *arg) {
       pthread_mutex_unlock(&P.mu);
     }
     seen = g;
-    if (P.quit) {
-      atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
-      return NULL;
+    if (P.quit) return NULL;
+    uint64_t st = atomic_load_explicit(&P.state, memory_order_acquire);
+    int joined = 0;
+    while ((st >> 32) == (g & 0xffffffffu) && (st & OPEN)) {
+      if (atomic_compare_exchange_weak_explicit(&P.state, &st, st + 1, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        joined = 1;
+        break;
+      }
     }
+    if (!joined) continue;
     run_tasks();
     atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
   }
@@ -71,15 +83,21 @@ static void *worker_main(void *arg) {
 
 static void publish(void) {
   atomic_store_explicit(&P.done, 0, memory_order_relaxed);
-  atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+  unsigned long g = atomic_load_explicit(&P.gen, memory_order_relaxed) + 1;
+  atomic_store_explicit(&P.state, ((uint64_t)(g & 0xffffffffu) << 32) | OPEN,
+                        memory_order_relaxed);
+  atomic_store_explicit(&P.gen, g, memory_order_release);
   pthread_mutex_lock(&P.mu);
   if (P.sleepers) pthread_cond_broadcast(&P.cv);
   pthread_mutex_unlock(&P.mu);
 }
 
+/* Closes the job and waits for the workers that joined it. */
 static void wait_done(void) {
+  uint64_t st = atomic_fetch_and_explicit(&P.state, ~OPEN, memory_order_acq_rel);
+  int joined = (int)(st & (OPEN - 1));
   long spins = 0;
-  while (atomic_load_explicit(&P.done, memory_order_acquire) < P.nworkers) {
+  while (atomic_load_explicit(&P.done, memory_order_acquire) < joined) {
     if (++spins < 4096) cpu_relax();
     else sched_yield();
   }
@@ -103,7 +121,6 @@ static void resize(int threads) {
   if (P.nworkers > 0) {
     P.quit = 1;
     publish();
-    wait_done();
     for (int i = 0; i < P.nworkers; i++) pthread_join(P.tids[i], NULL);
     P.quit = 0;
     P.nworkers = 0;

@@ -34,6 +34,9 @@ int clk_current_isa(void);
 /* "avx512", "avx2" or "portable". */
 const char *clk_isa_name(void);
 int clk_kernels_version(void);
+/* FMA throughput of the current ISA measured on the calling thread for about `seconds` of CPU
+ * time, in GFLOP per thread CPU-second (for benchmark logs). */
+double clk_fma_peak_gflops(double seconds);
 
 /* ---- threads ------------------------------------------------------------------------------ */
 /* Sets the number of threads used by big calls (caller included); n < 1 means online cores. */
