@@ -113,25 +113,45 @@ static int row_blocks(long mc, int mrmax, int *heights) {
   return nb;
 }
 
-static void pack_a(const gemm_job *J, long i0, long p0, long kc, const int *hs, int nb,
-                   float *dst) {
-  long row = i0;
-  for (int bi = 0; bi < nb; bi++) {
-    int mr = hs[bi];
-    if (!J->transA) {
+static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const int *hs,
+                   int nb, float *dst) {
+  if (!J->transA) {
+    long row = i0;
+    for (int bi = 0; bi < nb; bi++) {
+      int mr = hs[bi];
       /* p outer: contiguous stores, mr sequential read streams. */
       const float *src[CLK_MRMAX];
       for (int i = 0; i < mr; i++) src[i] = J->a + (row + i) * J->lda + p0;
-      for (long p = 0; p < kc; p++)
-        for (int i = 0; i < mr; i++) dst[p * mr + i] = src[i][p];
-    } else {
       for (long p = 0; p < kc; p++) {
-        const float *s = J->a + (p0 + p) * J->lda + row;
-        for (int i = 0; i < mr; i++) dst[p * mr + i] = s[i];
+        if ((p & 15) == 0)
+          for (int i = 0; i < mr; i++) __builtin_prefetch(src[i] + p + 48);
+        for (int i = 0; i < mr; i++) dst[p * mr + i] = src[i][p];
+      }
+      dst += (long)mr * kc;
+      row += mr;
+    }
+  } else {
+    /* A stored k×m: each p is one contiguous run of mc values. Rows are far apart (a large
+     * lda defeats the hardware prefetchers), so prefetch a few rows ahead. */
+    float *bdst[64];
+    float *d = dst;
+    for (int bi = 0; bi < nb; bi++) {
+      bdst[bi] = d;
+      d += (long)hs[bi] * kc;
+    }
+    for (long p = 0; p < kc; p++) {
+      const float *s = J->a + (p0 + p) * J->lda + i0;
+      if (p + 6 < kc) {
+        const char *pf = (const char *)(s + 6 * J->lda);
+        for (long off = 0; off < mc * (long)sizeof(float); off += 64) __builtin_prefetch(pf + off);
+      }
+      for (int bi = 0; bi < nb; bi++) {
+        int mr = hs[bi];
+        float *o = bdst[bi] + p * mr;
+        for (int i = 0; i < mr; i++) o[i] = s[i];
+        s += mr;
       }
     }
-    dst += (long)mr * kc;
-    row += mr;
   }
 }
 
@@ -147,30 +167,29 @@ static void gemm_task(void *vctx, long t) {
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
   for (long p0 = 0; p0 < J->k; p0 += CLK_KC) {
     long kc = J->k - p0 < CLK_KC ? J->k - p0 : CLK_KC;
-    /* A transposed (stored k×m) is already p-major: the microkernel reads it in place. */
-    if (!J->transA) pack_a(J, i0, p0, kc, hs, nb, abuf);
+    pack_a(J, i0, mc, p0, kc, hs, nb, abuf);
     float beta = p0 == 0 ? J->beta : 1.0f;
     for (long jr = j0; jr < j1; jr += CLK_NR) {
       long nr = J->n - jr < CLK_NR ? J->n - jr : CLK_NR;
       const float *bs = J->bp + (jr / CLK_NR) * J->k * CLK_NR + p0 * CLK_NR;
-      const float *ap = J->transA ? J->a + p0 * J->lda + i0 : abuf;
+      const float *ap = abuf;
       long row = i0;
       for (int bi = 0; bi < nb; bi++) {
         int mr = hs[bi];
-        long as = J->transA ? J->lda : mr;
+        long as = mr;
         float *cp = J->c + row * J->ldc + jr;
         if (nr == CLK_NR) {
           ops->ukr[mr](kc, ap, as, bs, cp, J->ldc, J->alpha, beta);
         } else {
           float tmp[CLK_MRMAX * CLK_NR];
-          ops->ukr[mr](kc, ap, as, bs, tmp, CLK_NR, 1.0f, 0.0f);
+          (nr <= 16 ? ops->ukr16 : ops->ukr)[mr](kc, ap, as, bs, tmp, CLK_NR, 1.0f, 0.0f);
           for (int i = 0; i < mr; i++)
             for (long j = 0; j < nr; j++) {
               float v = J->alpha * tmp[i * CLK_NR + j];
               cp[i * J->ldc + j] = beta == 0 ? v : v + beta * cp[i * J->ldc + j];
             }
         }
-        ap += J->transA ? mr : (long)mr * kc;
+        ap += (long)mr * kc;
         row += mr;
       }
     }

@@ -34,6 +34,7 @@ typedef struct {
   int mrmax;               /* microkernel heights 1..mrmax are available */
   int mc;                  /* rows per task tile (multiple of mrmax) */
   clk_ukr_fn ukr[CLK_MRMAX + 1];
+  clk_ukr_fn ukr16[CLK_MRMAX + 1]; /* same, only the first 16 columns (narrow last panel) */
   const clk_pw_ops *pw;
 } clk_isa_ops;
 

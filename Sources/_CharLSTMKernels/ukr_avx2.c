@@ -38,6 +38,13 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
   }
 }
 
+#define DEF16(MR)                                                                              \
+  static void ukr16_##MR(long k, const float *a, long as, const float *b, float *c, long ldc,  \
+                         float alpha, float beta) {                                            \
+    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                \
+  }
+DEF16(1) DEF16(2) DEF16(3) DEF16(4) DEF16(5) DEF16(6)
+
 #define DEF(MR)                                                                                \
   static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
@@ -53,6 +60,7 @@ const clk_isa_ops clk_ops_avx2 = {
     .mrmax = 6,
     .mc = 144,
     .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6},
+    .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6},
     .pw = &clk_pw_avx2,
 };
 #endif

@@ -44,6 +44,36 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
   }
 }
 
+static inline __attribute__((always_inline)) void body16(const int MR, long k,
+                                                         const float *restrict a, long as,
+                                                         const float *restrict b,
+                                                         float *restrict c, long ldc,
+                                                         float alpha, float beta) {
+  __m512 c0[CLK_MRMAX];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) c0[i] = _mm512_setzero_ps();
+  for (long p = 0; p < k; p++) {
+    __m512 b0 = _mm512_loadu_ps(b);
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++)
+      c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c0[i]);
+    a += as;
+    b += CLK_NR;
+  }
+  __m512 va = _mm512_set1_ps(alpha);
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {
+    __m512 x = _mm512_mul_ps(va, c0[i]);
+    if (beta != 0) x = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(c + i * ldc), x);
+    _mm512_storeu_ps(c + i * ldc, x);
+  }
+}
+
+#define DEF16(MR)                                                                              \
+  static void ukr16_##MR(long k, const float *a, long as, const float *b, float *c, long ldc,  \
+                         float alpha, float beta) {                                            \
+    body16(MR, k, a, as, b, c, ldc, alpha, beta);                                              \
+  }
+DEF16(1) DEF16(2) DEF16(3) DEF16(4) DEF16(5) DEF16(6) DEF16(7) DEF16(8) DEF16(9) DEF16(10)
+DEF16(11) DEF16(12) DEF16(13) DEF16(14)
+
 #define DEF(MR)                                                                                \
   static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
@@ -60,6 +90,8 @@ const clk_isa_ops clk_ops_avx512 = {
     .mc = 140,
     .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6, ukr_7, ukr_8, ukr_9, ukr_10, ukr_11,
             ukr_12, ukr_13, ukr_14},
+    .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6, ukr16_7, ukr16_8,
+              ukr16_9, ukr16_10, ukr16_11, ukr16_12, ukr16_13, ukr16_14},
     .pw = &clk_pw_avx512,
 };
 #endif

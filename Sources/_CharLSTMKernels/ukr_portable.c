@@ -27,6 +27,13 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
   }
 }
 
+#define DEF16(MR)                                                                              \
+  static void ukr16_##MR(long k, const float *a, long as, const float *b, float *c, long ldc,  \
+                         float alpha, float beta) {                                            \
+    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                \
+  }
+DEF16(1) DEF16(2) DEF16(3) DEF16(4)
+
 #define DEF(MR)                                                                                \
   static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
@@ -44,5 +51,6 @@ const clk_isa_ops clk_ops_portable = {
 #endif
     .mc = 128,
     .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4},
+    .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4},
     .pw = &clk_pw_portable,
 };
