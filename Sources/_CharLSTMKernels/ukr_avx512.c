@@ -13,6 +13,8 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
   _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
   for (long p = 0; p < k; p++) {
     __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    _mm_prefetch((const char *)(b + 16 * CLK_NR), _MM_HINT_T0);
+    _mm_prefetch((const char *)(b + 16 * CLK_NR + 16), _MM_HINT_T0);
     _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {
       __m512 av = _mm512_set1_ps(a[i]);
       c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
