@@ -63,7 +63,7 @@ public final class Trainer {
   private var dataGenerator: SeededGenerator
   private var dropoutGenerator: SeededGenerator
   /// Set from another thread or a signal handler to stop after the current step.
-  public let stopRequested = Atomic<Bool>(false)
+  public let stopFlag = StopFlag()
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -144,7 +144,7 @@ public final class Trainer {
     var reason = StopReason.completed
     var validatedAt = -1
     while state.step < config.steps {
-      if stopRequested.load(ordering: .relaxed) {
+      if stopFlag.isSet {
         reason = .interrupted
         break
       }
@@ -276,4 +276,14 @@ public final class Trainer {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
   }
+}
+
+/// A flag another thread (or a signal handler's queue) raises to stop a run after its step.
+public final class StopFlag: Sendable {
+  private let flag = Atomic<Bool>(false)
+  public init() {}
+  /// Whether a stop was requested.
+  public var isSet: Bool { flag.load(ordering: .relaxed) }
+  /// Requests a stop.
+  public func set() { flag.store(true, ordering: .relaxed) }
 }

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CharLSTMKit
+import Foundation
+
+/// `charlstm eval CKPT CORPUS`: how well a model predicts a text.
+struct EvalCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "eval",
+    abstract: "Loss of a checkpoint on a text, in nats and bits per character (state carried).",
+    discussion: """
+      Every next character is scored once, with the recurrent state carried through the text.
+
+      Example:
+        charlstm eval checkpoints/tinyshakespeare.best.safetensors ../shared/corpora/tinyshakespeare.txt --json
+      """)
+
+  @Argument(help: "A checkpoint written by 'charlstm train'.")
+  var checkpoint: String
+
+  @Argument(help: "A UTF-8 text file or a directory of them.")
+  var corpus: String
+
+  @Option(help: "Only read files matching this glob inside a directory corpus.")
+  var include: String?
+
+  @Option(help: "Read the text as N parallel streams (faster; each stream starts from a zero state).")
+  var streams: Int = 1
+
+  @Option(help: "Window length for the streams.")
+  var seq: Int = 100
+
+  @Flag(help: "Skip characters the model does not know (default: map to its unknown symbol, or fail).")
+  var dropUnknown = false
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  @Option(help: "Worker threads (default: all cores).")
+  var threads: Int?
+
+  func validate() throws {
+    if streams < 1 { throw ValidationError("--streams must be at least 1") }
+    if seq < 1 { throw ValidationError("--seq must be at least 1") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func run() throws {
+    if let threads { Kernels.setThreads(threads) }
+    let ckpt = try Checkpoint.load(from: checkpoint)
+    let (tokens, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
+    let (loss, n) = Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)
+    guard n > 0 else { throw ValidationError("\(corpus) has fewer than 2 characters; nothing to predict") }
+    if json {
+      let data = try JSONSerialization.data(withJSONObject: ["loss": loss, "bpc": loss / log(2), "characters": n], options: [.sortedKeys])
+      Output.write(String(decoding: data, as: UTF8.self) + "\n")
+    } else {
+      Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@ characters\n", corpus, loss, loss / log(2), grouped(n)))
+    }
+  }
+}

@@ -1,0 +1,252 @@
+import ArgumentParser
+import CharLSTMKit
+import Foundation
+
+/// `charlstm train`: train a model on a corpus (or resume a run) and print a sample at the end.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a character-level LSTM on a corpus, or resume a run from its checkpoint.",
+    discussion: """
+      Without CORPUS, trains on the embedded default: this toolkit's own Swift sources \
+      (Sources/, *.swift), so a fresh checkout can try everything in a minute or two.
+
+      Checkpoints go to checkpoints/<corpus name>.safetensors (every --checkpoint-every steps \
+      and at the end) and the best validation one beside it as .best.safetensors. A resumed \
+      run continues to --steps in total, bit for bit as if it had never stopped.
+
+      Examples:
+        charlstm train ../shared/corpora/tinyshakespeare.txt --steps 3000
+        charlstm train ../shared/corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --steps 8000
+        charlstm train --resume checkpoints/tinyshakespeare.safetensors --steps 6000
+      """)
+
+  @Argument(help: "A UTF-8 text file or a directory of them (default: Sources/ with --include '*.swift').")
+  var corpus: String?
+
+  @Option(help: "Checkpoint path (default: checkpoints/<corpus name>.safetensors).")
+  var out: String?
+
+  @Option(help: "Resume the run saved in this checkpoint.")
+  var resume: String?
+
+  @OptionGroup(title: "Text") var text: TokenizerFlags
+
+  // Model shape (refused on --resume).
+  @Option(help: "Embedding width E (default 64).") var embed: Int?
+  @Option(help: "Hidden width H of every LSTM layer (default 128).") var hidden: Int?
+  @Option(help: "Number of LSTM layers L (default 2).") var layers: Int?
+  @Option(help: "Dropout between layers and before the head, in [0, 1) (default 0).") var dropout: Double?
+
+  // Data and optimization.
+  @Option(help: "Streams per step B (default 50).") var batch: Int?
+  @Option(help: "Time steps per window T (truncated BPTT length, default 50).") var seq: Int?
+  @Option(help: "Learning rate (default 2e-3).") var lr: Double?
+  @Option(help: "Optimizer: adam, rmsprop or sgd (default adam).") var optimizer: OptimizerKind?
+  @Option(help: "SGD momentum (default 0.9).") var momentum: Double?
+  @Option(help: "Clip the global gradient norm to this (default 5; 0 = off).") var clip: Double?
+  @Option(help: "Also clip each gradient element to [-v, v].") var clipValue: Double?
+  @Option(help: "Learning-rate schedule: constant, step or cosine (default constant).") var schedule: ScheduleKind?
+  @Option(help: "Step schedule: decay every N steps (default 1000).") var decayEvery: Int?
+  @Option(help: "Step schedule: multiply by this at each decay (default 0.5).") var decayFactor: Double?
+  @Option(help: "Linear learning-rate warm-up over N steps (default 0).") var warmup: Int?
+  @Option(help: "Total optimizer steps (default 2000).") var steps: Int?
+  @Option(help: "Train for N passes over the text instead of --steps.") var epochs: Int?
+  @Option(help: "Fraction of the corpus (its tail) held out for validation (default 0.05).") var valFraction: Double?
+  @Option(help: "Validate every N steps (default 200).") var evalEvery: Int?
+  @Option(help: "Write a checkpoint every N steps (default 500).") var checkpointEvery: Int?
+  @Option(help: "Stop after N validations without improvement.") var patience: Int?
+  @Option(help: "Print a generated sample every N steps (default 0 = never).") var sampleEvery: Int?
+  @Option(help: "Seed for initialization, batching and dropout (default 1).") var seed: UInt64?
+  @Option(help: "Worker threads (default: all cores).") var threads: Int?
+  @Option(help: "Print a progress line every N steps (default 100).") var logEvery: Int = 100
+  @Flag(help: "Print nothing but errors and the final sample.") var quiet = false
+  @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
+
+  func validate() throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
+    if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more") }
+    if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
+    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+    if resume != nil {
+      let fixed: [(String, Bool)] = [
+        ("--embed", embed != nil), ("--hidden", hidden != nil), ("--layers", layers != nil),
+        ("--dropout", dropout != nil), ("--batch", batch != nil), ("--seq", seq != nil),
+        ("--optimizer", optimizer != nil), ("--val-fraction", valFraction != nil), ("--seed", seed != nil),
+        ("--normalize", text.normalize != .nfc), ("--lowercase", text.lowercase), ("--min-count", text.minCount != 1),
+        ("--schedule", schedule != nil), ("--warmup", warmup != nil), ("--decay-every", decayEvery != nil),
+        ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil),
+      ]
+      if let (name, _) = fixed.first(where: { $0.1 }) {
+        throw ValidationError("\(name) cannot change when resuming (the checkpoint fixes the model, data and schedule); drop it, or start a new run without --resume")
+      }
+    }
+  }
+
+  func run() throws {
+    if let threads { Kernels.setThreads(threads) }
+    let trainer: Trainer
+    let t0 = Date()
+    if let resume {
+      trainer = try resumedTrainer(resume)
+    } else {
+      trainer = try newTrainer()
+    }
+    if !quiet {
+      let m = trainer.model.config
+      let c = trainer.config
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(Kernels.threads) threads (\(Kernels.isaName)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+    }
+    installStopHandlers(trainer)
+    var lastVal: Double? = trainer.state.lastValidationLoss
+    let reason = try trainer.run { event in
+      switch event {
+      case .step(let r):
+        guard !quiet, r.step % logEvery == 0 || r.step == r.totalSteps else { return }
+        let val = lastVal.map { String(format: " · val %.3f", $0) } ?? ""
+        let remaining = Double(r.totalSteps - r.step) * r.elapsedSeconds / Double(max(1, r.step))
+        Output.note(String(format: "step %d/%d · epoch %d · loss %.3f%@ · norm %.2f · lr %.2e · %.0f ms · %@ chars/s · %@ · ETA %@",
+          r.step, r.totalSteps, r.epoch, r.loss, val, r.gradientNorm, r.learningRate, r.milliseconds,
+          compactCount(r.charsPerSecond), formatDuration(r.elapsedSeconds), formatDuration(remaining)))
+      case .validation(let step, let loss, let best, let improved):
+        lastVal = loss
+        if !quiet { Output.note(String(format: "validation at step %d: %.4f nats/char (%.3f bits/char)%@", step, loss, loss / log(2), improved ? " · best so far" : String(format: " · best %.4f", best))) }
+      case .checkpoint(let path, let step, let best):
+        if !quiet && !best { Output.note("checkpoint at step \(step): \(path)") }
+      case .sample(let step, let text):
+        if !quiet { Output.note("──── sample at step \(step) ────\n\(text)\n────────────────────────────") }
+      }
+    }
+    switch reason {
+    case .completed: break
+    case .earlyStopped: Output.note("stopped early: no validation improvement in \(trainer.config.patience ?? 0) evaluations")
+    case .interrupted: Output.note("interrupted at step \(trainer.state.step); resume with: charlstm train --resume \(trainer.checkpointPath ?? "CKPT") --steps \(trainer.config.steps)")
+    }
+    if !quiet, let best = trainer.state.bestValidationLoss, let step = trainer.state.bestStep {
+      Output.note(String(format: "best validation loss %.4f at step %d (%@)", best, step, trainer.bestCheckpointPath ?? ""))
+    }
+    if sampleLength > 0 && reason != .interrupted {
+      Output.write(trainer.sample(length: sampleLength) + "\n")
+    }
+  }
+
+  private func trainingConfig(base: TrainingConfig) -> TrainingConfig {
+    var c = base
+    if let batch { c.batch = batch }
+    if let seq { c.seqLength = seq }
+    if let lr { c.learningRate = lr }
+    if let optimizer { c.optimizer = optimizer }
+    if let momentum { c.momentum = momentum }
+    if let clip { c.clipNorm = clip }
+    if let clipValue { c.clipValue = clipValue }
+    if let schedule { c.schedule = schedule }
+    if let decayEvery { c.decayEvery = decayEvery }
+    if let decayFactor { c.decayFactor = decayFactor }
+    if let warmup { c.warmupSteps = warmup }
+    if let steps { c.steps = steps }
+    if let valFraction { c.validationFraction = valFraction }
+    if let evalEvery { c.evalEvery = evalEvery }
+    if let checkpointEvery { c.checkpointEvery = checkpointEvery }
+    if let patience { c.patience = patience }
+    if let sampleEvery { c.sampleEvery = sampleEvery }
+    if let seed { c.seed = seed }
+    return c
+  }
+
+  private func newTrainer() throws -> Trainer {
+    let path = corpus ?? "Sources"
+    let include = corpus == nil ? (text.include ?? "*.swift") : text.include
+    if corpus == nil && !quiet { Output.note("no corpus given: training on the embedded default, \(path)/ (\(include ?? "*"))") }
+    let loaded = try CorpusLoader.load(path: path, options: text.options, include: include)
+    var config = trainingConfig(base: TrainingConfig())
+    if let epochs {
+      let trainChars = Int(Double(loaded.tokens.count) * (1 - config.validationFraction))
+      config.steps = max(1, epochs * ((trainChars - 1) / config.batch / config.seqLength))
+    }
+    let (train, val) = try loaded.split(validationFraction: config.validationFraction)
+    let model = ModelConfig(
+      vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
+      layers: layers ?? 2, dropout: dropout ?? 0)
+    do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
+    let out = self.out ?? defaultCheckpointPath(for: path)
+    try prepareDirectory(for: out)
+    if !quiet {
+      Output.note("corpus \(path): \(grouped(loaded.byteCount)) bytes, \(grouped(loaded.tokens.count)) characters, \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
+    }
+    return try Trainer(
+      model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,
+      corpus: CorpusInfo(path: path, include: include, bytes: loaded.byteCount, tokens: loaded.tokens),
+      checkpointPath: out)
+  }
+
+  private func resumedTrainer(_ path: String) throws -> Trainer {
+    let ckpt = try Checkpoint.load(from: path)
+    guard let saved = ckpt.training, let info = ckpt.corpus else {
+      throw ValidationError("\(path) holds weights only, not a training run; start a new run instead")
+    }
+    let corpusPath = corpus ?? info.path
+    let (tokens, _) = try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, unknown: .mapToUnknown)
+    guard CorpusInfo.fingerprint(tokens) == info.fingerprint else {
+      throw TrainingError.corpusChanged(path: corpusPath, checkpoint: path)
+    }
+    let config = trainingConfig(base: saved)
+    let cut = tokens.count - Int((Double(tokens.count) * config.validationFraction).rounded())
+    let out = self.out ?? path
+    try prepareDirectory(for: out)
+    let trainer = try Trainer(resuming: ckpt, config: config, training: tokens[..<cut], validation: tokens[cut...], checkpointPath: out)
+    if !quiet {
+      Output.note("resuming \(path) at step \(trainer.state.step) of \(config.steps) (corpus \(corpusPath))")
+      for (name, old, new) in changedOptions(saved, config) { Output.note("  \(name): \(old) → \(new)") }
+    }
+    return trainer
+  }
+
+  private func changedOptions(_ a: TrainingConfig, _ b: TrainingConfig) -> [(String, String, String)] {
+    var out: [(String, String, String)] = []
+    func check<T: Equatable>(_ name: String, _ x: T, _ y: T) { if x != y { out.append((name, "\(x)", "\(y)")) } }
+    check("--steps", a.steps, b.steps)
+    check("--lr", a.learningRate, b.learningRate)
+    check("--clip", a.clipNorm, b.clipNorm)
+    check("--eval-every", a.evalEvery, b.evalEvery)
+    check("--checkpoint-every", a.checkpointEvery, b.checkpointEvery)
+    check("--sample-every", a.sampleEvery, b.sampleEvery)
+    check("--momentum", a.momentum, b.momentum)
+    return out
+  }
+}
+
+/// `checkpoints/<corpus file or folder name without extension>.safetensors`.
+func defaultCheckpointPath(for corpus: String) -> String {
+  var name = (corpus as NSString).standardizingPath
+  name = (name as NSString).lastPathComponent
+  name = (name as NSString).deletingPathExtension
+  if name.isEmpty || name == "." || name == "/" { name = "corpus" }
+  return "checkpoints/\(name).safetensors"
+}
+
+/// Creates the checkpoint's folder when missing; errors say what to do.
+func prepareDirectory(for path: String) throws {
+  let dir = (path as NSString).deletingLastPathComponent
+  guard !dir.isEmpty else { return }
+  var isDir: ObjCBool = false
+  if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+    if !isDir.boolValue { throw ValidationError("\(dir) is a file, not a folder; choose another --out") }
+    return
+  }
+  do {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  } catch {
+    throw ValidationError("cannot create the checkpoint folder \(dir) (\(error.localizedDescription)); choose another --out")
+  }
+}
+
+func modelMessage(_ e: ModelError) -> String {
+  switch e {
+  case .invalidConfig(let s): return "invalid model: \(s)"
+  case .parameterCountMismatch(let a, let b): return "parameter count \(b), expected \(a)"
+  }
+}
+
+extension OptimizerKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
