@@ -1,0 +1,50 @@
+import CharLSTMKit
+import Foundation
+
+/// A fresh temporary directory for one test.
+struct TempDir {
+  let path: String
+  init() {
+    path = NSTemporaryDirectory() + "charlstm-kit-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  }
+  func file(_ name: String) -> String { path + "/" + name }
+  func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A small corpus with structure a tiny model can learn quickly.
+let smallText: String = {
+  var s = ""
+  let lines = ["the cat sat on the mat.\n", "a dog ate the bone!\n", "to be or not to be?\n", "we see the sea.\n"]
+  for i in 0..<120 { s += lines[i % lines.count] }
+  return s
+}()
+
+/// A tokenizer and ids for `smallText`.
+func smallCorpus() throws -> (Tokenizer, [Int32]) {
+  let dir = TempDir()
+  defer { dir.cleanup() }
+  let path = dir.file("small.txt")
+  FileManager.default.createFile(atPath: path, contents: Data(smallText.utf8))
+  let corpus = try CorpusLoader.load(path: path)
+  return (corpus.tokenizer, corpus.tokens)
+}
+
+/// A tiny training setup: 2 layers of 24, B 4 × T 16.
+func tinyConfigs(vocab: Int, steps: Int, dropout: Double = 0) -> (ModelConfig, TrainingConfig) {
+  let model = ModelConfig(vocabSize: vocab, embedSize: 8, hiddenSize: 24, layers: 2, dropout: dropout)
+  var t = TrainingConfig()
+  t.batch = 4
+  t.seqLength = 16
+  t.steps = steps
+  t.evalEvery = 10
+  t.checkpointEvery = 0
+  t.seed = 42
+  return (model, t)
+}
+
+/// The first index where two float arrays differ bit for bit, if any.
+func firstBitDifference(_ a: [Float], _ b: [Float]) -> Int? {
+  if a.count != b.count { return min(a.count, b.count) }
+  return a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
+}

@@ -1,0 +1,172 @@
+import CharLSTMKit
+import Foundation
+import Testing
+
+@Suite(.serialized) struct TrainerTests {
+  init() { Kernels.setThreads(1) }
+
+  private func makeTrainer(steps: Int, dropout: Double = 0, path: String? = nil, optimizer: OptimizerKind = .adam) throws -> (Trainer, Tokenizer, [Int32]) {
+    let (tok, ids) = try smallCorpus()
+    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
+    t.optimizer = optimizer
+    t.learningRate = optimizer == .sgd ? 0.5 : 1e-2
+    let cut = ids.count - ids.count / 10
+    let trainer = try Trainer(
+      model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...],
+      corpus: CorpusInfo(path: "small", include: nil, bytes: ids.count, tokens: ids), checkpointPath: path)
+    return (trainer, tok, ids)
+  }
+
+  @Test(arguments: [OptimizerKind.adam, .rmsprop, .sgd])
+  func lossFalls(optimizer: OptimizerKind) throws {
+    let (trainer, tok, _) = try makeTrainer(steps: 150, optimizer: optimizer)
+    var losses: [Double] = []
+    var vals: [Double] = []
+    try trainer.run { e in
+      if case .step(let r) = e { losses.append(r.loss) }
+      if case .validation(_, let l, _, _) = e { vals.append(l) }
+    }
+    let start = log(Double(tok.vocabulary.count))
+    #expect(abs(losses[0] - start) < 0.5, "first loss \(losses[0]) should be near ln V = \(start)")
+    let tail = losses.suffix(10).reduce(0, +) / 10
+    #expect(tail < 1.6, "\(optimizer): mean of last 10 losses \(tail) did not fall enough from \(losses[0])")
+    #expect(vals.last! < vals.first!, "validation loss did not fall: \(vals)")
+  }
+
+  @Test func exactResumeIsBitIdentical() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    // 40 steps in one go (dropout on, so the dropout generator must be restored exactly).
+    let (whole, _, ids) = try makeTrainer(steps: 40, dropout: 0.3)
+    try whole.run()
+    // 20 steps, checkpoint, load, resume to 40.
+    let path = dir.file("run.safetensors")
+    let (first, _, _) = try makeTrainer(steps: 20, dropout: 0.3, path: path)
+    try first.run()
+    let ckpt = try Checkpoint.load(from: path)
+    #expect(ckpt.state?.step == 20)
+    var config = try #require(ckpt.training)
+    config.steps = 40
+    let cut = ids.count - ids.count / 10
+    let resumed = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+    try resumed.run()
+    if let i = firstBitDifference(whole.model.parameters, resumed.model.parameters) {
+      Issue.record("parameter \(i) differs: \(whole.model.parameters[i]) vs \(resumed.model.parameters[i])")
+    }
+    #expect(firstBitDifference(whole.optimizer.first, resumed.optimizer.first) == nil)
+    #expect(firstBitDifference(whole.optimizer.second, resumed.optimizer.second) == nil)
+    #expect(firstBitDifference(whole.hidden.h, resumed.hidden.h) == nil)
+    #expect(whole.state.step == 40 && resumed.state.step == 40)
+    #expect(whole.state.bestValidationLoss == resumed.state.bestValidationLoss)
+  }
+
+  @Test func sameSeedSameRun() throws {
+    let (a, _, _) = try makeTrainer(steps: 15, dropout: 0.2)
+    let (b, _, _) = try makeTrainer(steps: 15, dropout: 0.2)
+    try a.run()
+    try b.run()
+    #expect(firstBitDifference(a.model.parameters, b.model.parameters) == nil)
+  }
+
+  @Test func patienceStopsEarly() throws {
+    let (tok, ids) = try smallCorpus()
+    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: 400)
+    t.learningRate = 0.5  // far too high: validation stops improving
+    t.evalEvery = 5
+    t.patience = 2
+    let cut = ids.count - ids.count / 10
+    let trainer = try Trainer(model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...], corpus: nil, checkpointPath: nil)
+    let reason: StopReason
+    do { reason = try trainer.run() } catch TrainingError.diverged { return }  // diverging is also a stop
+    #expect(reason == .earlyStopped)
+    #expect(trainer.state.step < 400)
+  }
+
+  @Test func divergenceStopsWithTheStepNamedAndKeepsTheLastCheckpoint() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("d.safetensors")
+    let (trainer, _, _) = try makeTrainer(steps: 5, path: path)
+    try trainer.run()
+    let before = try Checkpoint.load(from: path).parameters
+    // Poison one weight: the next step's loss is NaN.
+    let (tok, ids) = try smallCorpus()
+    var ckpt = try Checkpoint.load(from: path)
+    ckpt.parameters[0] = .nan
+    var config = ckpt.training!
+    config.steps = 10
+    let cut = ids.count - ids.count / 10
+    _ = tok
+    let poisoned = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+    #expect(throws: TrainingError.self) { try poisoned.run() }
+    do { try poisoned.run() } catch let e as TrainingError {
+      guard case .diverged(let step, _, _, let kept) = e else { Issue.record("wrong error \(e)"); return }
+      #expect(step == 6)
+      #expect(kept == path)
+      #expect(e.description.contains("step 6"))
+    }
+    #expect(try Checkpoint.load(from: path).parameters == before)
+  }
+
+  @Test func corpusShorterThanOneWindowSaysTheMinimum() throws {
+    let (tok, ids) = try smallCorpus()
+    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: 5)
+    t.batch = 100
+    t.seqLength = 100
+    #expect(throws: TrainingError.corpusTooShort(characters: ids.count, needed: 10_001, batch: 100, seqLength: 100)) {
+      try Trainer(model: m, config: t, tokenizer: tok, training: ids[...], validation: [], corpus: nil, checkpointPath: nil)
+    }
+  }
+
+  @Test func schedules() {
+    var t = TrainingConfig()
+    t.learningRate = 1
+    t.steps = 100
+    t.schedule = .step
+    t.decayEvery = 10
+    t.decayFactor = 0.5
+    #expect(t.learningRate(atStep: 10) == 1)
+    #expect(t.learningRate(atStep: 11) == 0.5)
+    #expect(t.learningRate(atStep: 21) == 0.25)
+    t.schedule = .cosine
+    #expect(t.learningRate(atStep: 1) == 1)
+    #expect(abs(t.learningRate(atStep: 51) - 0.5) < 1e-12)
+    #expect(t.learningRate(atStep: 101) < 1e-12)
+    t.schedule = .constant
+    t.warmupSteps = 4
+    #expect(t.learningRate(atStep: 1) == 0.25)
+    #expect(t.learningRate(atStep: 4) == 1)
+    #expect(t.learningRate(atStep: 5) == 1)
+  }
+
+  @Test func clippingReturnsTheNormAndClips() {
+    var g: [Float] = [3, 4]
+    let norm = g.withUnsafeMutableBufferPointer { GradientClipping.clipGlobalNorm($0, maxNorm: 1) }
+    #expect(norm == 5)
+    #expect(abs(g[0] - 0.6) < 1e-6 && abs(g[1] - 0.8) < 1e-6)
+    var h: [Float] = [3, -4, 0.5]
+    h.withUnsafeMutableBufferPointer { GradientClipping.clipValue($0, 1) }
+    #expect(h == [1, -1, 0.5])
+  }
+
+  @Test func adamMatchesItsFormulaOnOneStep() {
+    // One Adam step from zero moments moves each weight by lr·sign(g) (bias-corrected m/√v = ±1).
+    var p: [Float] = [1, 1]
+    let g: [Float] = [0.5, -2]
+    var opt = OptimizerState(kind: .adam, count: 2)
+    p.withUnsafeMutableBufferPointer { pp in g.withUnsafeBufferPointer { opt.update(params: pp, grads: $0, lr: 0.1, momentum: 0) } }
+    #expect(abs(p[0] - 0.9) < 1e-6 && abs(p[1] - 1.1) < 1e-6)
+  }
+
+  @Test func invalidOptionsAreRejectedWithTheirNames() {
+    var t = TrainingConfig()
+    t.learningRate = 0
+    #expect(throws: TrainingError.invalidOption(name: "--lr", value: "0.0", expected: "a number > 0, e.g. 2e-3")) { try t.validate() }
+    t = TrainingConfig()
+    t.validationFraction = 1
+    #expect(throws: TrainingError.self) { try t.validate() }
+    #expect(throws: TrainingError.self) { try SamplingOptions(temperature: -1).validate() }
+    #expect(throws: TrainingError.self) { try SamplingOptions(topP: 0).validate() }
+    #expect(throws: TrainingError.self) { try SamplingOptions(topK: -1).validate() }
+  }
+}
