@@ -53,7 +53,7 @@ struct Scratch {
   @discardableResult
   func write(_ name: String, _ bytes: [UInt8]) -> String {
     let full = path + "/" + name
-    FileManager.default.createFile(atPath: full, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
     return full
   }
   func cleanup() { try? FileManager.default.removeItem(atPath: path) }

@@ -25,7 +25,7 @@ func smallCorpus() throws -> (Tokenizer, [Int32]) {
   let dir = TempDir()
   defer { dir.cleanup() }
   let path = dir.file("small.txt")
-  FileManager.default.createFile(atPath: path, contents: Data(smallText.utf8))
+  _ = FileManager.default.createFile(atPath: path, contents: Data(smallText.utf8))
   let corpus = try CorpusLoader.load(path: path)
   return (corpus.tokenizer, corpus.tokens)
 }
