@@ -98,6 +98,8 @@ struct TrainCommand: ParsableCommand {
       let c = trainer.config
       Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(Kernels.threads) threads (\(Kernels.isaName)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
     }
+    let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
+    defer { withExtendedLifetime(lock) {} }
     installStopHandlers(trainer)
     var lastVal: Double? = trainer.state.lastValidationLoss
     let reason = try trainer.run { event in

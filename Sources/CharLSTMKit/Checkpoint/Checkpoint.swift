@@ -106,8 +106,16 @@ public struct Checkpoint: Sendable {
     let record: TokenizerRecord = try field(meta, "tokenizer", path)
     let tokenizer = try record.tokenizer(path: path, vocabSize: model.vocabSize)
 
-    var parameters = [Float](repeating: 0, count: model.parameterCount)
+    // Check every tensor's dtype and shape against the metadata before allocating anything
+    // sized by the metadata: a hostile header cannot make us allocate more than the file holds.
     let slots = model.slots
+    func checkShapes(prefix: String) throws(CheckpointError) {
+      for s in slots {
+        do { _ = try file.checkedInfo(prefix + s.name, dtype: .f32, shape: s.shape) } catch { throw .file(error) }
+      }
+    }
+    try checkShapes(prefix: "")
+    var parameters = [Float](repeating: 0, count: model.parameterCount)
     func readSlots(prefix: String, into values: inout [Float]) throws(CheckpointError) {
       for s in slots {
         let data: [Float]
@@ -126,12 +134,18 @@ public struct Checkpoint: Sendable {
         state.dataGenerator.generator != nil, state.dropoutGenerator.generator != nil
       else { throw .invalid(path: path, detail: "state: positions or generator states out of range") }
       let opt: OptimizerRecord = try field(meta, "optimizer", path)
+      guard opt.step >= 0 else { throw .invalid(path: path, detail: "optimizer step \(opt.step) is negative") }
+      if opt.kind != .rmsprop { try checkShapes(prefix: "optimizer.first.") }
+      if opt.kind != .sgd { try checkShapes(prefix: "optimizer.second.") }
+      let shape = [model.layers, training.batch, model.hiddenSize]
+      for name in ["state.h", "state.c"] {
+        do { _ = try file.checkedInfo(name, dtype: .f32, shape: shape) } catch { throw .file(error) }
+      }
       var optimizer = OptimizerState(kind: opt.kind, count: parameters.count)
       optimizer.step = opt.step
       if !optimizer.first.isEmpty { try readSlots(prefix: "optimizer.first.", into: &optimizer.first) }
       if !optimizer.second.isEmpty { try readSlots(prefix: "optimizer.second.", into: &optimizer.second) }
       var hidden = LSTMState<Float>.zeros(for: model, batch: training.batch)
-      let shape = [model.layers, training.batch, model.hiddenSize]
       do {
         hidden.h = try file.floats("state.h", shape: shape)
         hidden.c = try file.floats("state.c", shape: shape)

@@ -80,7 +80,7 @@ public final class Trainer {
     training: ArraySlice<Int32>, validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?
   ) throws(TrainingError) {
     try config.validate()
-    do { try modelConfig.validate() } catch { throw .invalidOption(name: "model", value: "\(modelConfig)", expected: "\(error)") }
+    try modelConfig.checkTrainable(batch: config.batch, seqLength: config.seqLength)
     var initGenerator = SeededGenerator(seed: config.seed)
     let model = CharModel<Float>(config: modelConfig, generator: &initGenerator)
     try self.init(

@@ -64,13 +64,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     func bad(_ name: String, _ value: Any, _ expected: String) -> TrainingError {
       .invalidOption(name: name, value: "\(value)", expected: expected)
     }
-    if batch < 1 { throw bad("--batch", batch, "an integer ≥ 1") }
-    if seqLength < 1 { throw bad("--seq", seqLength, "an integer ≥ 1") }
-    if steps < 1 { throw bad("--steps", steps, "an integer ≥ 1") }
+    if batch < 1 || batch > 1 << 16 { throw bad("--batch", batch, "an integer from 1 to 65536") }
+    if seqLength < 1 || seqLength > 1 << 16 { throw bad("--seq", seqLength, "an integer from 1 to 65536") }
+    if batch * seqLength > 1 << 24 { throw bad("--batch × --seq", batch * seqLength, "at most 16,777,216 characters per step") }
+    if steps < 1 || steps > 1 << 40 { throw bad("--steps", steps, "an integer ≥ 1") }
     if !(learningRate > 0 && learningRate.isFinite) { throw bad("--lr", learningRate, "a number > 0, e.g. 2e-3") }
     if !(momentum >= 0 && momentum < 1) { throw bad("--momentum", momentum, "a number in [0, 1)") }
     if !(clipNorm >= 0 && clipNorm.isFinite) { throw bad("--clip", clipNorm, "a number ≥ 0 (0 turns clipping off)") }
     if let v = clipValue, !(v > 0 && v.isFinite) { throw bad("--clip-value", v, "a number > 0") }
+    if let p = patience, p > 1 << 30 { throw bad("--patience", p, "a smaller integer") }
     if decayEvery < 1 { throw bad("--decay-every", decayEvery, "an integer ≥ 1") }
     if !(decayFactor > 0 && decayFactor <= 1) { throw bad("--decay-factor", decayFactor, "a number in (0, 1]") }
     if !(minLearningRateFraction >= 0 && minLearningRateFraction <= 1) { throw bad("--min-lr-fraction", minLearningRateFraction, "a number in [0, 1]") }

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// An exclusive lock on a checkpoint path, so two trainers never write the same file.
+///
+/// Takes `flock` on `PATH.lock` (created beside the checkpoint and left there). The kernel
+/// releases it when the process exits, even by SIGKILL, so a crash never leaves a stale lock.
+public final class CheckpointLock {
+  public let path: String
+  private let fd: Int32
+
+  /// Takes the lock or throws at once (never waits).
+  /// - Throws: ``CheckpointError/invalid(path:detail:)`` when another process holds it or the
+  ///   lock file cannot be created.
+  public init(checkpoint: String) throws(CheckpointLockError) {
+    path = checkpoint + ".lock"
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      let busy = errno == EWOULDBLOCK
+      let reason = String(cString: strerror(errno))
+      close(fd)
+      if busy { throw .held(checkpoint: checkpoint) }
+      throw .cannotCreate(path: path, reason: reason)
+    }
+  }
+
+  deinit {
+    flock(fd, LOCK_UN)
+    close(fd)
+  }
+}
+
+/// Why a checkpoint path could not be locked.
+public enum CheckpointLockError: Error, CustomStringConvertible, Sendable {
+  case held(checkpoint: String)
+  case cannotCreate(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .held(let c):
+      return "\(c): another charlstm train is writing this checkpoint; wait for it, stop it, or choose another --out"
+    case .cannotCreate(let p, let reason):
+      return "\(p): cannot create the lock file (\(reason)); check that the checkpoint folder is writable or choose another --out"
+    }
+  }
+}
