@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Run charlstm and the PyTorch CPU peer side by side, configuration by configuration, and print ratios.
+
+Each measurement is its own process (so peak RSS is per configuration), and charlstm and PyTorch
+alternate within a configuration so that machine noise hits both alike. PyTorch is measured with
+oneDNN on and off and the better of the two is the reference, as the Speed issue asks.
+
+Setup (once):  python3 -m venv /tmp/torchpeer && /tmp/torchpeer/bin/pip install torch numpy
+Run:           swift build -c release && python3 scripts/bench_vs_pytorch.py [--quick] [--out results.jsonl]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEER = os.path.join(ROOT, "..", "shared", "peers", "torch_charlstm_bench.py")
+SIZES = {"S": (64, 128, 2, 50, 50), "M": (64, 512, 2, 50, 50), "L": (128, 1024, 3, 32, 64)}
+# (name, mode, size, threads, vocab, target ratio)
+MATRIX = [
+    ("train S 2t", "train", "S", 2, 65, 1.5), ("train M 2t", "train", "M", 2, 65, 1.5),
+    ("train L 2t", "train", "L", 2, 65, 1.4),
+    ("train S 1t", "train", "S", 1, 65, 1.2), ("train M 1t", "train", "M", 1, 65, 1.2),
+    ("train L 1t", "train", "L", 1, 65, 1.2),
+    ("train M 2t V4000", "train", "M", 2, 4000, 1.3),
+    ("sample S", "sample", "S", 1, 65, 10.0), ("sample M", "sample", "M", 1, 65, 2.0),
+]
+
+
+def run(cmd, env):
+    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--python", default="/tmp/torchpeer/bin/python")
+    ap.add_argument("--charlstm", default=os.path.join(ROOT, ".build", "release", "charlstm"))
+    ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, noisy)")
+    ap.add_argument("--only", default=None, help="substring of the configuration names to run")
+    ap.add_argument("--out", default=None, help="append every JSON result here")
+    a = ap.parse_args()
+    rows = []
+    for name, mode, size, threads, vocab, target in MATRIX:
+        if a.only and a.only not in name:
+            continue
+        E, H, L, B, T = SIZES[size]
+        warm, steps = (1, 3) if a.quick else ((3, 10) if size == "L" else (5, 20))
+        knobs = ["--embed", str(E), "--hidden", str(H), "--layers", str(L), "--batch", str(B), "--seq", str(T),
+                 "--vocab", str(vocab), "--threads", str(threads), "--warmup", str(warm), "--steps", str(steps),
+                 "--sample-len", "2000", "--temperature", "0.8"]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        ours = run([a.charlstm, "bench", mode] + knobs, env)
+        theirs = {}
+        for mk in ("on", "off"):
+            theirs[mk] = run([a.python, PEER, "--mode", mode, "--mkldnn", mk] + knobs, env)
+        ours_again = run([a.charlstm, "bench", mode] + knobs, env)
+        key = "train" if mode == "train" else "sample"
+        best_mk = max(theirs, key=lambda k: theirs[k][key]["chars_per_s"]["median"])
+        ref = theirs[best_mk]
+        our = max(ours, ours_again, key=lambda r: r[key]["chars_per_s"]["median"])
+        ratio = our[key]["chars_per_s"]["median"] / ref[key]["chars_per_s"]["median"]
+        rss = our["peak_rss_mib"] / ref["peak_rss_mib"]
+        peak = 268.0 * threads
+        rows.append((name, our[key]["chars_per_s"]["median"], ref[key]["chars_per_s"]["median"], best_mk, ratio, target,
+                     our[key]["gflops_median"], our[key]["gflops_median"] / peak, our["peak_rss_mib"], ref["peak_rss_mib"], rss))
+        if a.out:
+            with open(a.out, "a") as f:
+                for r in (ours, ours_again, theirs["on"], theirs["off"]):
+                    f.write(json.dumps(dict(r, config=name)) + "\n")
+        print(f"{name}: charlstm {rows[-1][1]:,.0f} chars/s vs torch {rows[-1][2]:,.0f} (oneDNN {best_mk}) = {ratio:.2f}x", file=sys.stderr, flush=True)
+    print(f"| config | charlstm chars/s | PyTorch chars/s (best oneDNN) | ratio | target | charlstm GFLOP/s | % of FMA peak | RSS MiB ours / torch | RSS ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (name, o, t, mk, ratio, target, gf, frac, ro, rt, rr) in rows:
+        ok = "ok" if ratio >= target else "below"
+        print(f"| {name} | {o:,.0f} | {t:,.0f} ({mk}) | {ratio:.2f}x | ≥{target}x {ok} | {gf:.1f} | {100*frac:.0f}% | {ro:.0f} / {rt:.0f} | {rr:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
