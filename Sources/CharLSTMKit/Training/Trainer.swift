@@ -143,6 +143,7 @@ public final class Trainer {
   public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> StopReason {
     var reason = StopReason.completed
     var validatedAt = -1
+    var savedAt = -1
     while state.step < config.steps {
       if stopFlag.isSet {
         reason = .interrupted
@@ -189,10 +190,11 @@ public final class Trainer {
       }
       if config.checkpointEvery > 0 && state.step % config.checkpointEvery == 0 {
         try save(onEvent)
+        savedAt = state.step
       }
     }
     if validatedAt != state.step && state.step > 0 { _ = try validate(onEvent) }
-    try save(onEvent)
+    if savedAt != state.step || state.step == 0 { try save(onEvent) }
     return reason
   }
 
