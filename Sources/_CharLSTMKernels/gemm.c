@@ -165,9 +165,11 @@ static void gemm_task(void *vctx, long t) {
   int nb = row_blocks(mc, ops->mrmax, hs);
   long kmax = J->k < CLK_KC ? J->k : CLK_KC;
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
+  /* Row-major A is read in place when the ISA has kernels for it (no packing copy). */
+  const int in_place = !J->transA && ops->ukr_rm[1] != NULL;
   for (long p0 = 0; p0 < J->k; p0 += CLK_KC) {
     long kc = J->k - p0 < CLK_KC ? J->k - p0 : CLK_KC;
-    pack_a(J, i0, mc, p0, kc, hs, nb, abuf);
+    if (!in_place) pack_a(J, i0, mc, p0, kc, hs, nb, abuf);
     float beta = p0 == 0 ? J->beta : 1.0f;
     for (long jr = j0; jr < j1; jr += CLK_NR) {
       long nr = J->n - jr < CLK_NR ? J->n - jr : CLK_NR;
@@ -177,12 +179,19 @@ static void gemm_task(void *vctx, long t) {
       for (int bi = 0; bi < nb; bi++) {
         int mr = hs[bi];
         long as = mr;
+        const clk_ukr_fn *uk = ops->ukr, *uk16 = ops->ukr16;
+        if (in_place) {
+          ap = J->a + row * J->lda + p0;
+          as = J->lda;
+          uk = ops->ukr_rm;
+          uk16 = ops->ukr16_rm;
+        }
         float *cp = J->c + row * J->ldc + jr;
         if (nr == CLK_NR) {
-          ops->ukr[mr](kc, ap, as, bs, cp, J->ldc, J->alpha, beta);
+          uk[mr](kc, ap, as, bs, cp, J->ldc, J->alpha, beta);
         } else {
           float tmp[CLK_MRMAX * CLK_NR];
-          (nr <= 16 ? ops->ukr16 : ops->ukr)[mr](kc, ap, as, bs, tmp, CLK_NR, 1.0f, 0.0f);
+          (nr <= 16 ? uk16 : uk)[mr](kc, ap, as, bs, tmp, CLK_NR, 1.0f, 0.0f);
           for (int i = 0; i < mr; i++)
             for (long j = 0; j < nr; j++) {
               float v = J->alpha * tmp[i * CLK_NR + j];

@@ -35,6 +35,11 @@ typedef struct {
   int mc;                  /* rows per task tile (multiple of mrmax) */
   clk_ukr_fn ukr[CLK_MRMAX + 1];
   clk_ukr_fn ukr16[CLK_MRMAX + 1]; /* same, only the first 16 columns (narrow last panel) */
+  /* Optional (may be all NULL): the same products reading a row-major A in place, element
+   * (i, p) at a[i*lda + p] (the `as` argument is lda). Same FMA order as the packed kernels,
+   * so results are bit-identical; saves packing A. */
+  clk_ukr_fn ukr_rm[CLK_MRMAX + 1];
+  clk_ukr_fn ukr16_rm[CLK_MRMAX + 1];
   const clk_pw_ops *pw;
 } clk_isa_ops;
 

@@ -7,7 +7,7 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
 
 static inline __attribute__((always_inline)) void body(const int MR, long k, const float *restrict a, long as,
-                                                       const float *restrict b, float *restrict c,
+                                                       long rs, const float *restrict b, float *restrict c,
                                                        long ldc, float alpha, float beta) {
   __m512 c0[CLK_MRMAX], c1[CLK_MRMAX];
   _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
@@ -16,7 +16,7 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
     _mm_prefetch((const char *)(b + 16 * CLK_NR), _MM_HINT_T0);
     _mm_prefetch((const char *)(b + 16 * CLK_NR + 16), _MM_HINT_T0);
     _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {
-      __m512 av = _mm512_set1_ps(a[i]);
+      __m512 av = _mm512_set1_ps(a[i * rs]);
       c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
       c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
     }
@@ -48,7 +48,7 @@ static inline __attribute__((always_inline)) void body(const int MR, long k, con
 
 static inline __attribute__((always_inline)) void body16(const int MR, long k,
                                                          const float *restrict a, long as,
-                                                         const float *restrict b,
+                                                         long rs, const float *restrict b,
                                                          float *restrict c, long ldc,
                                                          float alpha, float beta) {
   __m512 c0[CLK_MRMAX];
@@ -56,7 +56,7 @@ static inline __attribute__((always_inline)) void body16(const int MR, long k,
   for (long p = 0; p < k; p++) {
     __m512 b0 = _mm512_loadu_ps(b);
     _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++)
-      c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c0[i]);
+      c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * rs]), b0, c0[i]);
     a += as;
     b += CLK_NR;
   }
@@ -71,7 +71,11 @@ static inline __attribute__((always_inline)) void body16(const int MR, long k,
 #define DEF16(MR)                                                                              \
   static void ukr16_##MR(long k, const float *a, long as, const float *b, float *c, long ldc,  \
                          float alpha, float beta) {                                            \
-    body16(MR, k, a, as, b, c, ldc, alpha, beta);                                              \
+    body16(MR, k, a, as, 1, b, c, ldc, alpha, beta);                                           \
+  }                                                                                            \
+  static void ukr16rm_##MR(long k, const float *a, long lda, const float *b, float *c,         \
+                           long ldc, float alpha, float beta) {                                \
+    body16(MR, k, a, 1, lda, b, c, ldc, alpha, beta);                                          \
   }
 DEF16(1) DEF16(2) DEF16(3) DEF16(4) DEF16(5) DEF16(6) DEF16(7) DEF16(8) DEF16(9) DEF16(10)
 DEF16(11) DEF16(12) DEF16(13) DEF16(14)
@@ -79,7 +83,11 @@ DEF16(11) DEF16(12) DEF16(13) DEF16(14)
 #define DEF(MR)                                                                                \
   static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
-    body(MR, k, a, as, b, c, ldc, alpha, beta);                                                    \
+    body(MR, k, a, as, 1, b, c, ldc, alpha, beta);                                             \
+  }                                                                                            \
+  static void ukrrm_##MR(long k, const float *a, long lda, const float *b, float *c, long ldc, \
+                         float alpha, float beta) {                                            \
+    body(MR, k, a, 1, lda, b, c, ldc, alpha, beta);                                            \
   }
 DEF(1) DEF(2) DEF(3) DEF(4) DEF(5) DEF(6) DEF(7) DEF(8) DEF(9) DEF(10) DEF(11) DEF(12) DEF(13)
 DEF(14)
@@ -94,6 +102,11 @@ const clk_isa_ops clk_ops_avx512 = {
             ukr_12, ukr_13, ukr_14},
     .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6, ukr16_7, ukr16_8,
               ukr16_9, ukr16_10, ukr16_11, ukr16_12, ukr16_13, ukr16_14},
+    .ukr_rm = {0, ukrrm_1, ukrrm_2, ukrrm_3, ukrrm_4, ukrrm_5, ukrrm_6, ukrrm_7, ukrrm_8,
+               ukrrm_9, ukrrm_10, ukrrm_11, ukrrm_12, ukrrm_13, ukrrm_14},
+    .ukr16_rm = {0, ukr16rm_1, ukr16rm_2, ukr16rm_3, ukr16rm_4, ukr16rm_5, ukr16rm_6, ukr16rm_7,
+                 ukr16rm_8, ukr16rm_9, ukr16rm_10, ukr16rm_11, ukr16rm_12, ukr16rm_13,
+                 ukr16rm_14},
     .pw = &clk_pw_avx512,
 };
 #endif
