@@ -13,5 +13,5 @@ struct CharLSTMCommand: ParsableCommand {
       Example:
         charlstm vocab ../shared/corpora/tinyshakespeare.txt
       """,
-    subcommands: [TrainCommand.self, GenerateCommand.self, EvalCommand.self, InspectCommand.self, VocabCommand.self, BenchCommand.self])
+    subcommands: [TrainCommand.self, GenerateCommand.self, EvalCommand.self, InspectCommand.self, VocabCommand.self, PlotCommand.self, BenchCommand.self])
 }

@@ -15,6 +15,12 @@ struct TrainCommand: ParsableCommand {
       and at the end) and the best validation one beside it as .best.safetensors. A resumed \
       run continues to --steps in total, bit for bit as if it had never stopped.
 
+      Progress goes to standard error: on a terminal one live line (step, epoch, loss, \
+      validation loss, chars/s, elapsed, ETA); otherwise a line every --log-every steps. Every \
+      run also writes its history beside the checkpoint as <name>.log.jsonl (one JSON object \
+      per line: each step's loss, learning rate, gradient norm and chars/s, each validation), \
+      appended to on --resume; draw it with 'charlstm plot'.
+
       Examples:
         charlstm train ../shared/corpora/tinyshakespeare.txt --steps 3000
         charlstm train ../shared/corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --steps 8000
@@ -59,8 +65,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Print a generated sample every N steps (default 0 = never).") var sampleEvery: Int?
   @Option(help: "Seed for initialization, batching and dropout (default 1).") var seed: UInt64?
   @Option(help: "Worker threads (default: all cores).") var threads: Int?
-  @Option(help: "Print a progress line every N steps (default 100).") var logEvery: Int = 100
-  @Flag(help: "Print nothing but errors and the final sample.") var quiet = false
+  @Option(help: "When standard error is not a terminal, print a progress line every N steps (default 100); on a terminal one line is redrawn in place.") var logEvery: Int = 100
+  @Flag(help: "Print no progress: only errors and the final sample (the log file is still written).") var quiet = false
   @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
 
   func validate() throws {
@@ -100,26 +106,35 @@ struct TrainCommand: ParsableCommand {
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     defer { withExtendedLifetime(lock) {} }
+    // The run's history, beside its checkpoint; a resume continues the same file.
+    let log = try trainer.checkpointPath.map { path throws(RunLogError) in
+      let logPath = RunLog.path(forCheckpoint: path)
+      let source = resume.map(RunLog.path(forCheckpoint:)).flatMap { $0 == logPath ? nil : $0 }
+      let writer = try RunLogWriter(path: logPath, resumingAt: resume == nil ? nil : trainer.state.step, copyingFrom: source)
+      writer.start(trainer: trainer, resumedFrom: resume, extra: ["command": CommandLine.arguments.joined(separator: " ")])
+      return writer
+    }
+    if !quiet, let log { Output.note("log \(log.path)") }
     installStopHandlers(trainer)
-    var lastVal: Double? = trainer.state.lastValidationLoss
-    let reason = try trainer.run { event in
-      switch event {
-      case .step(let r):
-        guard !quiet, r.step % logEvery == 0 || r.step == r.totalSteps else { return }
-        let val = lastVal.map { String(format: " · val %.3f", $0) } ?? ""
-        let remaining = Double(r.totalSteps - r.step) * r.elapsedSeconds / Double(max(1, r.step))
-        Output.note(String(format: "step %d/%d · epoch %d · loss %.3f%@ · norm %.2f · lr %.2e · %.0f ms · %@ chars/s · %@ · ETA %@",
-          r.step, r.totalSteps, r.epoch, r.loss, val, r.gradientNorm, r.learningRate, r.milliseconds,
-          compactCount(r.charsPerSecond), formatDuration(r.elapsedSeconds), formatDuration(remaining)))
-      case .validation(let step, let loss, let best, let improved):
-        lastVal = loss
-        if !quiet { Output.note(String(format: "validation at step %d: %.4f nats/char (%.3f bits/char)%@", step, loss, loss / log(2), improved ? " · best so far" : String(format: " · best %.4f", best))) }
-      case .checkpoint(let path, let step, let best):
-        if !quiet && !best { Output.note("checkpoint at step \(step): \(path)") }
-      case .sample(let step, let text):
-        if !quiet { Output.note("──── sample at step \(step) ────\n\(text)\n────────────────────────────") }
+    let progress = TrainingProgress(quiet: quiet, every: logEvery, lastValidation: trainer.state.lastValidationLoss)
+    let reason: StopReason
+    do {
+      defer { progress.finish() }
+      reason = try trainer.run { event in
+        log?.record(event)
+        switch event {
+        case .step(let r):
+          progress.step(r)
+        case .validation(let step, let loss, let best, let improved):
+          progress.validation(step: step, loss: loss, best: best, improved: improved)
+        case .checkpoint(let path, let step, let best):
+          if !best { progress.note("checkpoint at step \(step): \(path)") }
+        case .sample(let step, let text):
+          progress.sample(step: step, text: text)
+        }
       }
     }
+    log?.end(reason: reason, trainer: trainer)
     switch reason {
     case .completed: break
     case .earlyStopped: Output.note("stopped early: no validation improvement in \(trainer.config.patience ?? 0) evaluations")
@@ -160,7 +175,10 @@ struct TrainCommand: ParsableCommand {
     let path = corpus ?? "Sources"
     let include = corpus == nil ? (text.include ?? "*.swift") : text.include
     if corpus == nil && !quiet { Output.note("no corpus given: training on the embedded default, \(path)/ (\(include ?? "*"))") }
-    let loaded = try CorpusLoader.load(path: path, options: text.options, include: include)
+    let reading = TaskProgress("reading and tokenizing \(path)", totalBytes: corpusBytes(path, include: include), quiet: quiet)
+    defer { reading.finish() }
+    let loaded = try CorpusLoader.load(path: path, options: text.options, include: include) { done, _ in reading.update(done: done) }
+    reading.finish()
     var config = trainingConfig(base: TrainingConfig())
     if let epochs {
       let trainChars = Int(Double(loaded.tokens.count) * (1 - config.validationFraction))
@@ -188,7 +206,10 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("\(path) holds weights only, not a training run; start a new run instead")
     }
     let corpusPath = corpus ?? info.path
+    let reading = TaskProgress("reading and tokenizing \(corpusPath)", totalBytes: info.bytes, quiet: quiet)
+    defer { reading.finish() }
     let (tokens, _) = try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, unknown: .mapToUnknown)
+    reading.finish()
     guard CorpusInfo.fingerprint(tokens) == info.fingerprint else {
       throw TrainingError.corpusChanged(path: corpusPath, checkpoint: path)
     }
