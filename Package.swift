@@ -37,6 +37,8 @@ let package = Package(
       dependencies: [
         "CharLSTMKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    /// The README's library example: load a checkpoint and generate text.
+    .executableTarget(name: "generate-text", dependencies: ["CharLSTMKit"], path: "Examples/generate-text"),
 
     // MARK: - Implementation details
 
@@ -57,7 +59,7 @@ let package = Package(
     .testTarget(name: "CharLSTMModelTests", dependencies: ["CharLSTMModel"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
     .testTarget(name: "CharLSTMKitTests", dependencies: ["CharLSTMKit"]),
-    .testTarget(name: "CLITests", dependencies: ["charlstm"]),
+    .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text"]),
   ],
   swiftLanguageModes: [.v6]
 )

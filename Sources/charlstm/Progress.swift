@@ -86,11 +86,11 @@ final class TrainingProgress {
 
   private func plainLine(_ r: StepRecord) -> String {
     let val = lastValidation.map { String(format: " · val %.3f", $0) } ?? ""
-    let eta = eta(r).map(formatDuration) ?? "–"
+    let eta = r.step == r.totalSteps ? "done" : eta(r).map(formatDuration) ?? "–"
     return String(
       format: "step %d/%d · epoch %d · loss %.3f%@ · norm %.2f · lr %.2e · %.0f ms · %@ chars/s · %@ · ETA %@",
       r.step, r.totalSteps, r.epoch, r.loss, val, r.gradientNorm, r.learningRate, r.milliseconds,
-      compactCount(charsPerSecond), formatDuration(r.elapsedSeconds), eta)
+      compactCount(charsPerSecond), formatDuration(r.elapsedSeconds), eta).replacingOccurrences(of: "ETA done", with: "done")
   }
 
   /// The live line: the most useful fields first, dropped from the least useful end to fit.
@@ -106,7 +106,7 @@ final class TrainingProgress {
     if let v = lastValidation { fields.append((1, String(format: "val %.3f", v))) }
     fields.append((3, "\(compactCount(charsPerSecond)) chars/s"))
     fields.append((2, formatDuration(r.elapsedSeconds)))
-    fields.append((1, "ETA " + (eta(r).map(formatDuration) ?? "–")))
+    fields.append((1, r.step == r.totalSteps ? "done" : "ETA " + (eta(r).map(formatDuration) ?? "–")))
     var line = fields.map(\.text).joined(separator: " · ")
     for dropped in [5, 4, 3, 2, 1] where line.count >= width {
       fields.removeAll { $0.priority == dropped }
