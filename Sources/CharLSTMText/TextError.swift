@@ -20,6 +20,7 @@ public enum TextError: Error, Equatable, CustomStringConvertible, Sendable {
   /// An option value is out of range.
   case invalidOption(name: String, value: String, expected: String)
 
+  /// One line naming the file (and byte offset) and what to do.
   public var description: String {
     switch self {
     case .notFound(let path):

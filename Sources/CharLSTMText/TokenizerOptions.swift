@@ -19,6 +19,7 @@ public struct TokenizerOptions: Codable, Equatable, Sendable {
   /// Characters seen fewer than this many times in the corpus become the unknown symbol.
   public var minCount: Int
 
+  /// Options with the given values; the defaults keep text as read, in NFC, with every character.
   public init(
     normalization: Normalization = .nfc, lowercase: Bool = false, locale: String = "",
     minCount: Int = 1

@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Print a generated sample every N steps (default 0 = never).") var sampleEvery: Int?
   @Option(help: "Seed for initialization, batching and dropout (default 1).") var seed: UInt64?
   @Option(help: "Worker threads (default: all cores).") var threads: Int?
-  @Option(help: "When standard error is not a terminal, print a progress line every N steps (default 100); on a terminal one line is redrawn in place.") var logEvery: Int = 100
+  @Option(help: "When standard error is not a terminal, print a progress line every N steps; on a terminal one line is redrawn in place instead.") var logEvery: Int = 100
   @Flag(help: "Print no progress: only errors and the final sample (the log file is still written).") var quiet = false
   @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
 

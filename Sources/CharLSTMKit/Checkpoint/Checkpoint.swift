@@ -12,17 +12,24 @@ public struct Checkpoint: Sendable {
   public static let formatVersion = 1
   static let formatName = "charlstm-checkpoint"
 
+  /// The network's shape: vocabulary, embedding and hidden widths, layers, dropout.
   public var model: ModelConfig
+  /// The tokenizer the model was trained with: its vocabulary and text options.
   public var tokenizer: Tokenizer
   /// All weights, flat in `model.slots` layout.
   public var parameters: [Float]
   /// Training configuration, state, optimizer and carried state: nil for weights only.
   public var training: TrainingConfig?
+  /// Where the run is: step, epoch, data position, generators, best validation (nil: weights only).
   public var state: TrainingState?
+  /// The optimizer's moments (nil: weights only).
   public var optimizer: OptimizerState?
+  /// The LSTM state carried between training windows, [L, B, H] (nil: weights only).
   public var hidden: LSTMState<Float>?
+  /// Which text the run was trained on, so a resume can check it (nil: unknown).
   public var corpus: CorpusInfo?
 
+  /// A checkpoint from its parts; only `model`, `tokenizer` and `parameters` are needed to generate.
   public init(
     model: ModelConfig, tokenizer: Tokenizer, parameters: [Float], training: TrainingConfig? = nil,
     state: TrainingState? = nil, optimizer: OptimizerState? = nil, hidden: LSTMState<Float>? = nil,
@@ -222,6 +229,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
   /// The metadata or tensors do not fit together.
   case invalid(path: String, detail: String)
 
+  /// One line naming the file and what to do.
   public var description: String {
     switch self {
     case .file(let e): return e.description

@@ -9,6 +9,7 @@
 /// Takes `flock` on `PATH.lock` (created beside the checkpoint and left there). The kernel
 /// releases it when the process exits, even by SIGKILL, so a crash never leaves a stale lock.
 public final class CheckpointLock {
+  /// The lock file: the checkpoint path with `.lock` appended.
   public let path: String
   private let fd: Int32
 
@@ -36,9 +37,12 @@ public final class CheckpointLock {
 
 /// Why a checkpoint path could not be locked.
 public enum CheckpointLockError: Error, CustomStringConvertible, Sendable {
+  /// Another process holds the lock on this checkpoint.
   case held(checkpoint: String)
+  /// The lock file cannot be created or locked (`reason`: the system's words).
   case cannotCreate(path: String, reason: String)
 
+  /// One line naming the file and what to do.
   public var description: String {
     switch self {
     case .held(let c):

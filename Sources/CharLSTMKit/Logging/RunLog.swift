@@ -24,6 +24,7 @@ import Foundation
 public struct RunLog: Sendable {
   /// One optimizer step.
   public struct StepPoint: Sendable, Equatable {
+    /// The optimizer step (1-based).
     public var step: Int
     /// Training seconds since the run started (all sessions).
     public var elapsedSeconds: Double
@@ -49,6 +50,7 @@ public struct RunLog: Sendable {
 
   /// One validation pass.
   public struct ValidationPoint: Sendable, Equatable {
+    /// The step the validation ran after.
     public var step: Int
     /// Training seconds since the run started (all sessions).
     public var elapsedSeconds: Double
@@ -164,6 +166,7 @@ public enum RunLogError: Error, Equatable, CustomStringConvertible, Sendable {
   /// The log holds no training step and no validation (a run that never took a step).
   case empty(path: String)
 
+  /// One line naming the file (and line) and what to do.
   public var description: String {
     switch self {
     case .notFound(let p):

@@ -19,6 +19,7 @@ public struct SamplingOptions: Sendable, Equatable {
   /// Seed of the draws: the same seed, prompt and model give the same text.
   public var seed: UInt64 = 1
 
+  /// Options with the given values; the defaults sample 500 characters at temperature 0.8, seed 1.
   public init(temperature: Double = 0.8, topK: Int = 0, topP: Double = 1, length: Int = 500, count: Int = 1, seed: UInt64 = 1) {
     self.temperature = temperature
     self.topK = topK
@@ -41,13 +42,16 @@ public struct SamplingOptions: Sendable, Equatable {
 /// Generates text from a model: primes the state with a prompt, then draws one character per
 /// step, carrying the state (no work per character beyond one model step and one draw).
 public final class Sampler {
+  /// The model that predicts each next character.
   public let model: CharModel<Float>
+  /// The tokenizer the model was trained with (ids ↔ characters).
   public let tokenizer: Tokenizer
   /// Scratch: logits [B, V], sorted indices [V], probabilities [V].
   private var logits: [Float] = []
   private var order: [Int32] = []
   private var probs: [Double] = []
 
+  /// A sampler over `model`; `tokenizer` must have the model's vocabulary size (checked).
   public init(model: CharModel<Float>, tokenizer: Tokenizer) {
     precondition(model.config.vocabSize == tokenizer.vocabulary.count, "model V \(model.config.vocabSize) ≠ vocabulary \(tokenizer.vocabulary.count)")
     self.model = model

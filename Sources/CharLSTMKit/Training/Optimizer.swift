@@ -2,6 +2,7 @@
 
 /// An optimizer's running state (its moments), flat in the parameters' layout.
 public struct OptimizerState: Equatable, Sendable {
+  /// The update rule these moments belong to.
   public var kind: OptimizerKind
   /// Updates applied so far (Adam's bias correction uses it).
   public var step: Int
@@ -18,6 +19,7 @@ public struct OptimizerState: Equatable, Sendable {
     second = kind == .sgd ? [] : [Float](repeating: 0, count: count)
   }
 
+  /// A state restored from saved moments (as read from a checkpoint).
   public init(kind: OptimizerKind, step: Int, first: [Float], second: [Float]) {
     self.kind = kind
     self.step = step

@@ -19,15 +19,21 @@ public enum TrainingEvent: Sendable {
 
 /// One optimizer step's figures.
 public struct StepRecord: Sendable, Codable {
+  /// Optimizer steps done, this one included (1-based).
   public var step: Int
+  /// Steps the run will take in total (``TrainingConfig/steps``).
   public var totalSteps: Int
+  /// Pass over the training text this step belongs to (1-based).
   public var epoch: Int
   /// Mean cross-entropy of the window, nats per character.
   public var loss: Double
+  /// Learning rate used for this step (after schedule and warm-up).
   public var learningRate: Double
   /// Global gradient norm before clipping.
   public var gradientNorm: Double
+  /// Wall-clock time of this step: forward, backward, clipping and update.
   public var milliseconds: Double
+  /// Characters trained on per second in this step (B × T / step time).
   public var charsPerSecond: Double
   /// Training seconds over all sessions of the run.
   public var elapsedSeconds: Double
@@ -35,6 +41,7 @@ public struct StepRecord: Sendable, Codable {
 
 /// Why a run ended.
 public enum StopReason: String, Sendable {
+  /// `completed`: all steps done; `earlyStopped`: patience ran out; `interrupted`: a stop was requested.
   case completed, earlyStopped = "early-stopped", interrupted
 }
 
@@ -46,16 +53,23 @@ public enum StopReason: String, Sendable {
 /// an epoch starts; each epoch starts at an offset in [0, T) drawn from the seeded data
 /// generator, so windows do not always break text at the same places.
 public final class Trainer {
+  /// How the run trains: batch, window, optimizer, schedule, validation, checkpoints.
   public let config: TrainingConfig
+  /// The model being trained (its weights change as the run goes).
   public let model: CharModel<Float>
+  /// The tokenizer of the training text; saved in every checkpoint.
   public let tokenizer: Tokenizer
+  /// The optimizer's moments.
   public private(set) var optimizer: OptimizerState
+  /// Where the run is: step, epoch, data position, best validation loss, training time.
   public private(set) var state: TrainingState
   /// The state carried between windows. (h, c) [L, B, H].
   public private(set) var hidden: LSTMState<Float>
+  /// Which text the run trains on (saved so a resume can check it).
   public let corpus: CorpusInfo?
   /// Where checkpoints go (nil: nowhere), and the best-validation copy beside it.
   public let checkpointPath: String?
+  /// Where the best-validation checkpoint goes (nil when checkpoints are off).
   public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
 
   private let train: ArraySlice<Int32>
@@ -283,6 +297,7 @@ public final class Trainer {
 /// A flag another thread (or a signal handler's queue) raises to stop a run after its step.
 public final class StopFlag: Sendable {
   private let flag = Atomic<Bool>(false)
+  /// A flag that is not set.
   public init() {}
   /// Whether a stop was requested.
   public var isSet: Bool { flag.load(ordering: .relaxed) }

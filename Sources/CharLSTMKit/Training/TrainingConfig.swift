@@ -28,6 +28,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public var steps = 2000
   /// Base learning rate.
   public var learningRate = 2e-3
+  /// The update rule.
   public var optimizer = OptimizerKind.adam
   /// Momentum for SGD.
   public var momentum = 0.9
@@ -35,6 +36,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public var clipNorm = 5.0
   /// Also clip each gradient element to [−v, v] (nil: off).
   public var clipValue: Double? = nil
+  /// How the learning rate changes over the run.
   public var schedule = ScheduleKind.constant
   /// Steps between decays for the `step` schedule.
   public var decayEvery = 1000
@@ -57,6 +59,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// The one seed for initialization, batching and dropout.
   public var seed: UInt64 = 1
 
+  /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
 
   /// Throws with a message naming the first option out of range.

@@ -11,6 +11,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   /// The corpus given on resume is not the one the checkpoint was trained on.
   case corpusChanged(path: String, checkpoint: String)
 
+  /// One line saying what went wrong and how to fix it.
   public var description: String {
     switch self {
     case .invalidOption(let name, let value, let expected):

@@ -14,6 +14,7 @@ public struct TrainingState: Codable, Equatable, Sendable {
   public var dropoutGenerator: GeneratorState
   /// Best validation loss so far and the step it was measured at.
   public var bestValidationLoss: Double? = nil
+  /// The step of ``bestValidationLoss`` (nil before the first validation).
   public var bestStep: Int? = nil
   /// Most recent validation loss.
   public var lastValidationLoss: Double? = nil
@@ -31,8 +32,10 @@ public struct TrainingState: Codable, Equatable, Sendable {
 
 /// A ``SeededGenerator``'s state as four hex strings (JSON numbers cannot hold 64 bits).
 public struct GeneratorState: Codable, Equatable, Sendable {
+  /// The generator's four 64-bit state words, in hexadecimal.
   public var words: [String]
 
+  /// The state of `g`.
   public init(_ g: SeededGenerator) {
     words = [g.state.0, g.state.1, g.state.2, g.state.3].map { String($0, radix: 16) }
   }
@@ -47,13 +50,18 @@ public struct GeneratorState: Codable, Equatable, Sendable {
 
 /// Which text a run was trained on, so a resume can check it reads the same text.
 public struct CorpusInfo: Codable, Equatable, Sendable {
+  /// The corpus path as given to `charlstm train`.
   public var path: String
+  /// The glob that chose files in a directory corpus (nil: all text files).
   public var include: String?
+  /// Size of the corpus in bytes.
   public var bytes: Int
+  /// Characters (grapheme clusters) in the corpus.
   public var characters: Int
   /// FNV-1a over the token ids, hex.
   public var fingerprint: String
 
+  /// The record of a corpus read from `path`, fingerprinting its `tokens`.
   public init(path: String, include: String?, bytes: Int, tokens: [Int32]) {
     self.path = path
     self.include = include
