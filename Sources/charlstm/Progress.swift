@@ -228,6 +228,7 @@ final class TaskProgress: Sendable {
   func finish() {
     state.withLock { s in
       if s.shown && live { writeStandardError("\r\u{1B}[K") }
+      s.shown = false
       s.finished = true
     }
   }
