@@ -222,6 +222,14 @@ static void run_gemm(int transA, long m, long n, long k, float alpha, const floa
    * once. Few row blocks (small m, e.g. the recurrent product): split the columns too.
    * Depends on the shape only, never on the thread count. */
   J.nc = J.n_ic >= 8 ? n : CLK_NC;
+  /* A read in place (no per-task packing): few row blocks are cheap to split into ~4 column
+   * tiles of whole panels, so the recurrent products (m = B) give every thread work. Each C
+   * element is still computed by the same kernel in the same order: bit-identical. */
+  if (J.n_ic < 8 && !transA && J.ops->ukr_rm[1] != NULL) {
+    long per = (n + 3) / 4;
+    per = (per + CLK_NR - 1) / CLK_NR * CLK_NR;
+    if (per < J.nc) J.nc = per;
+  }
   long n_jc = (n + J.nc - 1) / J.nc;
   clk_parallel_for(J.n_ic * n_jc, 2.0 * m * n * k, gemm_task, &J);
 }
