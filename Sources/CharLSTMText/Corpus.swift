@@ -187,7 +187,7 @@ public enum CorpusLoader {
 
   /// The bytes of a file, with errors that name it.
   static func readFile(_ path: String) throws(TextError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block us
     guard fd >= 0 else {
       if errno == ENOENT { throw .notFound(path: path) }
       throw .unreadable(path: path, reason: String(cString: strerror(errno)))

@@ -463,7 +463,7 @@ func swapToOrFromLittleEndian(_ buffer: UnsafeMutableRawBufferPointer, elementSi
 func readWholeFile(
   _ path: String, precheck: (Int, ArraySlice<UInt8>) throws(SafeTensorsError) -> Void = { _, _ in }
 ) throws(SafeTensorsError) -> [UInt8] {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block the open
   guard fd >= 0 else { throw .fileUnreadable(path: path, reason: errnoText()) }
   defer { close(fd) }
   var st = stat()

@@ -54,3 +54,17 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: out))
   }
 }
+
+@Suite struct SpecialFileTests {
+  @Test func aFifoInsteadOfAFileIsRefusedWithoutHanging() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let fifo = dir.path + "/pipe"
+    #expect(mkfifo(fifo, 0o644) == 0)
+    for args in [["vocab", fifo], ["generate", fifo], ["eval", fifo, fifo]] {
+      let r = try CLI.run(args)
+      #expect(r.status != 0, "\(args)")
+      #expect(r.stderr.contains("not a regular file"), "\(args): \(r.stderr)")
+    }
+  }
+}
