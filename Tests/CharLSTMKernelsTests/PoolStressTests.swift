@@ -122,7 +122,12 @@ final class WatchdogBox<R>: @unchecked Sendable { var value: R? }
     }
     thread.stackSize = 8 << 20
     thread.start()
-    guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+    guard done.wait(timeout: .now() + seconds) == .success else {
+      // A hung pool keeps its busy flag, so every later kernel call or setThreads (this
+      // test's cleanup, the tests running in parallel) would block too: crash with a message
+      // instead of letting the whole run hang.
+      fatalError("worker pool hung: kernel work not finished within \(seconds) s")
+    }
     return box.value
   }
 
@@ -142,6 +147,34 @@ final class WatchdogBox<R>: @unchecked Sendable { var value: R? }
     for r in results.dropFirst() {
       if let d = firstBitDifference(results[0], r) { Issue.record("differs by threads: \(d)") }
     }
+  }
+
+  /// A job published right after the pool (re)creates its workers, before a new worker thread
+  /// has first run: the CLI's first training step does exactly this (the pool is created
+  /// lazily inside the first big kernel call). A worker that read the generation counter only
+  /// when it started missed that job, and the caller waited for it forever.
+  @Test func jobRightAfterWorkersAreCreatedNeverHangs() throws {
+    let original = Kernels.threads
+    defer { Kernels.setThreads(original) }
+    let ok = Self.withWatchdog(seconds: 60) { () -> Bool in
+      let B = 50, H = 128, G = 4 * H
+      var g = SeededGenerator(seed: 3)
+      let w = randomFloats(G * H, &g, scale: 0.1)
+      let h = randomFloats(B * H, &g)
+      var c = [Float](repeating: 0, count: B * G)
+      let packed = UnsafeMutableRawPointer.allocate(
+        byteCount: Float.packedByteCount(k: H, n: G), alignment: 64)
+      defer { packed.deallocate() }
+      Float.pack(transB: true, k: H, n: G, b: w, ldb: H, into: packed)
+      for _ in 0..<300 {
+        Kernels.setThreads(1)
+        Kernels.setThreads(2)  // fresh worker thread ...
+        Float.gemmPacked(  // ... and at once a pool job (6.5 MFLOP, 2+ tasks)
+          m: B, n: G, k: H, alpha: 1, a: h, lda: H, packed: packed, beta: 0, c: &c, ldc: G)
+      }
+      return true
+    }
+    #expect(ok == true, "pool hung on a job published right after its workers were created")
   }
 
   /// Two callers at once (the second finds the pool busy and runs on its own thread).
