@@ -96,7 +96,7 @@ struct BenchCommand: ParsableCommand {
       result["sample"] = ["chars_per_s": stats(rates), "len": sampleLen, "temperature": temperature, "gflops_median": median(rates) * Double(fwd) / 1e9]
     }
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     result["peak_rss_mib"] = Double(usage.ru_maxrss) / 1024
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     let line = String(decoding: data, as: UTF8.self)
