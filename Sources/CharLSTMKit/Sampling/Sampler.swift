@@ -79,6 +79,8 @@ public final class Sampler {
     let V = model.config.vocabSize
     var rng = SeededGenerator(seed: options.seed)
     var state = LSTMState<Float>.zeros(for: model.config, batch: B)
+    // Weights packed once for the whole generation; per character only one step and a draw.
+    let session = InferenceSession(model: model, batch: B)
     logits = [Float](repeating: 0, count: B * V)
     order = [Int32](repeating: 0, count: V)
     probs = [Double](repeating: 0, count: V)
@@ -87,13 +89,13 @@ public final class Sampler {
     // Prime: feed all prompt characters but the last; the last is the first step's input.
     for id in start.dropLast() {
       for b in 0..<B { current[b] = id }
-      advance(&current, &state)
+      advance(session, &current, &state)
     }
     for b in 0..<B { current[b] = start[start.count - 1] }
     var out = [[Int32]](repeating: [], count: B)
     for b in 0..<B { out[b].reserveCapacity(options.length) }
     for _ in 0..<options.length {
-      advance(&current, &state)
+      advance(session, &current, &state)
       for b in 0..<B {
         let next = logits.withUnsafeBufferPointer { l in
           draw(UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)]), options, &rng)
@@ -107,10 +109,10 @@ public final class Sampler {
   }
 
   /// One model step for every stream: logits ← model(current).
-  private func advance(_ current: inout [Int32], _ state: inout LSTMState<Float>) {
+  private func advance(_ session: InferenceSession<Float>, _ current: inout [Int32], _ state: inout LSTMState<Float>) {
     current.withUnsafeBufferPointer { c in
       logits.withUnsafeMutableBufferPointer { l in
-        model.step(tokens: c, state: &state, logits: l)
+        session.step(tokens: c, state: &state, logits: l)
       }
     }
   }

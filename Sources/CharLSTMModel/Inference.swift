@@ -1,0 +1,142 @@
+// One-step-at-a-time generation with every weight packed once. Shapes legend in Config.swift.
+
+import CharLSTMKernels
+
+/// A snapshot of a model's weights prepared for generation: each step costs one small product
+/// per weight matrix and one fused cell per layer, with no packing or allocation per character.
+///
+/// The snapshot is taken at ``init(model:batch:)``; later changes to the model's parameters are
+/// not seen (make a new session after training further).
+public final class InferenceSession<S: KernelScalar> {
+  public let config: ModelConfig
+  /// B, the number of streams stepped together.
+  public let batch: Int
+  /// Embedding table copy [V, E].
+  private let embedding: [S]
+  /// Per layer: W_ihᵀ packed (k = in, n = G), W_hhᵀ packed (k = H, n = G), b_ih + b_hh [G].
+  private let packedInput: [UnsafeMutableRawPointer]
+  private let packedRecurrent: [UnsafeMutableRawPointer]
+  private let biasSums: [[S]]
+  /// Head: Wᵀ packed (k = H, n = V), bias [V].
+  private let packedHead: UnsafeMutableRawPointer
+  private let headBias: [S]
+  /// Scratch: x [B, max(E, H)], gates [B, G], c and tanh(c) [B, H], h [B, H].
+  private var x: [S]
+  private var gates: [S]
+  private var cNew: [S]
+  private var tanhC: [S]
+  private var hNew: [S]
+
+  /// Packs `model`'s current weights for stepping `batch` streams.
+  public init(model: CharModel<S>, batch: Int) {
+    precondition(batch >= 1, "batch must be ≥ 1")
+    let c = model.config
+    config = c
+    self.batch = batch
+    let H = c.hiddenSize
+    let G = 4 * H
+    let p = model.parameters
+    func slot(_ name: String) -> TensorSlot {
+      guard let s = model.slot(named: name) else { preconditionFailure("model has no tensor \(name)") }
+      return s
+    }
+    embedding = Array(p[slot("embedding.weight").range])
+    var inputs: [UnsafeMutableRawPointer] = []
+    var recurrent: [UnsafeMutableRawPointer] = []
+    var sums: [[S]] = []
+    p.withUnsafeBufferPointer { w in
+      for l in 0..<c.layers {
+        let inSize = l == 0 ? c.embedSize : H
+        let wi = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: inSize, n: G), alignment: 64)
+        S.pack(transB: true, k: inSize, n: G, b: w.baseAddress! + slot("lstm.weight_ih_l\(l)").offset, ldb: inSize, into: wi)
+        let wh = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: H, n: G), alignment: 64)
+        S.pack(transB: true, k: H, n: G, b: w.baseAddress! + slot("lstm.weight_hh_l\(l)").offset, ldb: H, into: wh)
+        inputs.append(wi)
+        recurrent.append(wh)
+        let bi = slot("lstm.bias_ih_l\(l)").offset
+        let bh = slot("lstm.bias_hh_l\(l)").offset
+        sums.append((0..<G).map { w[bi + $0] + w[bh + $0] })
+      }
+    }
+    packedInput = inputs
+    packedRecurrent = recurrent
+    biasSums = sums
+    let V = c.vocabSize
+    let head = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: H, n: V), alignment: 64)
+    p.withUnsafeBufferPointer { w in
+      S.pack(transB: true, k: H, n: V, b: w.baseAddress! + slot("head.weight").offset, ldb: H, into: head)
+    }
+    packedHead = head
+    headBias = Array(p[slot("head.bias").range])
+    x = [S](repeating: 0, count: batch * max(c.embedSize, H))
+    gates = [S](repeating: 0, count: batch * G)
+    cNew = [S](repeating: 0, count: batch * H)
+    tanhC = cNew
+    hNew = cNew
+  }
+
+  deinit {
+    for p in packedInput { p.deallocate() }
+    for p in packedRecurrent { p.deallocate() }
+    packedHead.deallocate()
+  }
+
+  /// One step of every stream: the same result as ``CharModel/step(tokens:state:logits:)``.
+  /// - Parameters:
+  ///   - tokens: [B] the current token of each stream.
+  ///   - state: (h, c) [L, B, H], advanced by one step.
+  ///   - logits: [B, V] scores before softmax, overwritten.
+  public func step(tokens: UnsafeBufferPointer<Int32>, state: inout LSTMState<S>, logits: UnsafeMutableBufferPointer<S>) {
+    let B = batch
+    let E = config.embedSize
+    let H = config.hiddenSize
+    let G = 4 * H
+    let V = config.vocabSize
+    precondition(tokens.count == B, "tokens must hold B = \(B) ids")
+    precondition(state.batch == B && state.layers == config.layers && state.hidden == H, "state shape does not match the session")
+    precondition(logits.count >= B * V, "logits must hold B·V = \(B * V) values")
+    x.withUnsafeMutableBufferPointer { x in
+      gates.withUnsafeMutableBufferPointer { g in
+        cNew.withUnsafeMutableBufferPointer { cn in
+          tanhC.withUnsafeMutableBufferPointer { tc in
+            hNew.withUnsafeMutableBufferPointer { hn in
+              state.h.withUnsafeMutableBufferPointer { sh in
+                state.c.withUnsafeMutableBufferPointer { sc in
+                  // x [B, E] ← embedding rows of the tokens.
+                  embedding.withUnsafeBufferPointer { emb in
+                    for b in 0..<B {
+                      let t = Int(tokens[b])
+                      precondition(t >= 0 && t < V, "token \(t) outside the vocabulary [0, \(V))")
+                      (x.baseAddress! + b * E).update(from: emb.baseAddress! + t * E, count: E)
+                    }
+                  }
+                  for l in 0..<config.layers {
+                    let inSize = l == 0 ? E : H
+                    let hPrev = sh.baseAddress! + l * B * H
+                    let cPrev = sc.baseAddress! + l * B * H
+                    // gates [B, G] ← (b_ih + b_hh) + x·W_ihᵀ + h_{t−1}·W_hhᵀ
+                    biasSums[l].withUnsafeBufferPointer { bias in
+                      for b in 0..<B { (g.baseAddress! + b * G).update(from: bias.baseAddress!, count: G) }
+                    }
+                    S.gemmPacked(m: B, n: G, k: inSize, alpha: 1, a: x.baseAddress!, lda: inSize, packed: packedInput[l], beta: 1, c: g.baseAddress!, ldc: G)
+                    S.gemmPacked(m: B, n: G, k: H, alpha: 1, a: hPrev, lda: H, packed: packedRecurrent[l], beta: 1, c: g.baseAddress!, ldc: G)
+                    S.lstmCellForward(batch: B, hidden: H, gates: g.baseAddress!, cPrev: cPrev, c: cn.baseAddress!, tanhC: tc.baseAddress!, h: hn.baseAddress!)
+                    cPrev.update(from: cn.baseAddress!, count: B * H)
+                    hPrev.update(from: hn.baseAddress!, count: B * H)
+                    // The next layer reads this layer's new h.
+                    x.baseAddress!.update(from: hn.baseAddress!, count: B * H)
+                  }
+                  // logits [B, V] ← head bias + h_top · W_headᵀ
+                  headBias.withUnsafeBufferPointer { bias in
+                    for b in 0..<B { (logits.baseAddress! + b * V).update(from: bias.baseAddress!, count: V) }
+                  }
+                  S.gemmPacked(m: B, n: V, k: H, alpha: 1, a: hn.baseAddress!, lda: H, packed: packedHead, beta: 1, c: logits.baseAddress!, ldc: V)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
