@@ -73,14 +73,7 @@ public enum CorpusLoader {
     var tokens: [Int32] = []
     var missing: [String] = []
     let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, progress: nil) { cluster in
-      if let id = tokenizer.lookup(cluster) {
-        tokens.append(id)
-      } else if unknown == .mapToUnknown, let u = tokenizer.vocabulary.unknownIndex {
-        tokens.append(Int32(u))
-      } else if unknown != .drop {
-        let s = String(decoding: cluster, as: UTF16.self)
-        if missing.count < 100, !missing.contains(s) { missing.append(s) }
-      }
+      if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
     guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }

@@ -57,17 +57,22 @@ public struct Tokenizer: Sendable {
     var missing: [String] = []
     var seg = Segmenter(options: options)
     try seg.feed(Array(text.utf16)[...], final: true) { cluster in
-      if let id = table.lookup(cluster) {
-        ids.append(id)
-      } else if unknown == .mapToUnknown, let u = vocabulary.unknownIndex {
-        ids.append(Int32(u))
-      } else if unknown != .drop {
-        let s = String(decoding: cluster, as: UTF16.self)
-        if !missing.contains(s) { missing.append(s) }
-      }
+      if let id = resolve(cluster, unknown, &missing) { ids.append(id) }
     }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
     return ids
+  }
+
+  /// The id of `cluster` under `unknown`: the symbol's id, the unknown symbol's, or nil (left
+  /// out; with `.error` it is also recorded in `missing`, each character once, at most 100).
+  func resolve(_ cluster: UnsafeBufferPointer<UInt16>, _ unknown: UnknownPolicy, _ missing: inout [String]) -> Int32? {
+    if let id = table.lookup(cluster) { return id }
+    if unknown == .mapToUnknown, let u = vocabulary.unknownIndex { return Int32(u) }
+    if unknown != .drop {
+      let s = String(decoding: cluster, as: UTF16.self)
+      if missing.count < 100, !missing.contains(s) { missing.append(s) }
+    }
+    return nil
   }
 
   /// The text of `ids`. Ids outside the vocabulary are a programmer error.
@@ -80,6 +85,4 @@ public struct Tokenizer: Sendable {
   /// The text of one symbol.
   public func symbol(_ id: Int32) -> String { vocabulary.symbols[Int(id)] }
 
-  /// Looks up a cluster given as UTF-16 (used by the corpus encoder).
-  func lookup(_ cluster: UnsafeBufferPointer<UInt16>) -> Int32? { table.lookup(cluster) }
 }
