@@ -98,6 +98,9 @@ struct BenchCommand: ParsableCommand {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     result["peak_rss_mib"] = Double(usage.ru_maxrss) / 1024
+    // What one thread of this machine can do at all (an FMA-only loop, after the timing): the
+    // ceiling that GFLOP/s figures, ours and the peer's, are read against.
+    result["fma_peak_gflops_per_thread"] = Kernels.measuredFMAPeak(seconds: 0.2)
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     let line = String(decoding: data, as: UTF8.self)
     Output.write(line + "\n")
