@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--target", type=float, default=None, help="report when validation first reaches this")
+    ap.add_argument("--forget-bias-one", action="store_true",
+                    help="charlstm's init: forget slice of bias_ih = 1, of bias_hh = 0 (PyTorch's default is U(±1/√H))")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -78,6 +80,11 @@ def main():
     train, val = data[:cut], data[cut:]
     V, B, T, L, H = len(symbols), a.batch, a.seq, a.layers, a.hidden
     model = CharLSTM(V, a.embed, H, L, a.dropout)
+    if a.forget_bias_one:
+        with torch.no_grad():
+            for k in range(L):
+                getattr(model.lstm, f"bias_ih_l{k}")[H:2 * H] = 1.0
+                getattr(model.lstm, f"bias_hh_l{k}")[H:2 * H] = 0.0
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     n = (len(train) - 1) // B
     x_all = train[: n * B].view(B, n)

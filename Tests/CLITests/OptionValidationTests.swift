@@ -19,6 +19,7 @@ import Testing
       (train + ["--hidden", "100000"], "--hidden"),
       (train + ["--dropout", "-0.1"], "dropout"),
       (train + ["--dropout", "nan"], "dropout"),
+      (train + ["--forget-bias", "inf"], "--forget-bias"),
       (train + ["--lr", "-1"], "--lr"),
       (train + ["--lr", "inf"], "--lr"),
       (train + ["--seq", "0"], "--seq"),

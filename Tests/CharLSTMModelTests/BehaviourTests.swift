@@ -78,6 +78,18 @@ struct LayoutTests {
         #expect(v.allSatisfy { abs($0) <= bound }, "\(s.name) outside U(−1/√H, 1/√H)")
       }
     }
+    // --forget-bias: only the forget slice of bias_ih changes; every other draw is the same.
+    var g5 = SeededGenerator(seed: 42)
+    let z = CharModel<Double>(config: c, generator: &g5, forgetBias: -0.5)
+    for s in a.slots {
+      let (va, vz) = (Array(a.parameters[s.range]), Array(z.parameters[s.range]))
+      if s.name.hasPrefix("lstm.bias_ih") {
+        #expect(vz[H..<(2 * H)].allSatisfy { $0 == -0.5 })
+        #expect(vz[0..<H] == va[0..<H] && vz[(2 * H)...] == va[(2 * H)...])
+      } else {
+        #expect(vz == va, "\(s.name) changed with the forget bias")
+      }
+    }
   }
 }
 

@@ -96,7 +96,7 @@ public final class Trainer {
     try config.validate()
     try modelConfig.checkTrainable(batch: config.batch, seqLength: config.seqLength)
     var initGenerator = SeededGenerator(seed: config.seed)
-    let model = CharModel<Float>(config: modelConfig, generator: &initGenerator)
+    let model = CharModel<Float>(config: modelConfig, generator: &initGenerator, forgetBias: config.forgetBias ?? 1)
     try self.init(
       model: model, config: config, tokenizer: tokenizer, training: training, validation: validation, corpus: corpus,
       checkpointPath: checkpointPath, optimizer: OptimizerState(kind: config.optimizer, count: modelConfig.parameterCount),

@@ -58,6 +58,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public var sampleEvery = 0
   /// The one seed for initialization, batching and dropout.
   public var seed: UInt64 = 1
+  /// Initial forget-gate bias of every LSTM layer (nil: 1, see `CharModel.init(config:generator:forgetBias:)`).
+  /// Only a new run reads it; a checkpoint records it.
+  public var forgetBias: Double? = nil
 
   /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
@@ -85,6 +88,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     if checkpointEvery < 0 { throw bad("--checkpoint-every", checkpointEvery, "an integer ≥ 0") }
     if let p = patience, p < 1 { throw bad("--patience", p, "an integer ≥ 1") }
     if sampleEvery < 0 { throw bad("--sample-every", sampleEvery, "an integer ≥ 0") }
+    if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad("--forget-bias", b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
   }
 
   /// The learning rate at (1-based) optimizer step `step`.
