@@ -64,8 +64,7 @@ def main():
         our = max(ours, ours_again, key=lambda r: r[key]["chars_per_s"]["median"])
         ratio = our[key]["chars_per_s"]["median"] / ref[key]["chars_per_s"]["median"]
         rss = our["peak_rss_mib"] / ref["peak_rss_mib"]
-        # Training uses every thread for the whole step; sampling at batch 1 is one thread's work.
-        used = threads if mode == "train" else 1
+        used = threads  # the ceiling of the threads the run was given
         peak = NOMINAL_PEAK * used
         ceiling = max(ours.get("fma_peak_gflops_per_thread", 0), ours_again.get("fma_peak_gflops_per_thread", 0)) * used
         torch_gf = ref[key]["gflops_median"]
