@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
   @Option var batch: Int = 50
   @Option var seq: Int = 50
   @Option var lr: Double = 2e-3
-  @Option(help: "Worker threads (default: all cores).") var threads: Int?
+  @OptionGroup var threads: ThreadOptions
   @Option(help: "Untimed steps first.") var warmup: Int = 5
   @Option(help: "Timed steps.") var steps: Int = 20
   @Option(help: "Characters per sampling repetition.") var sampleLen: Int = 2000
@@ -45,11 +45,10 @@ struct BenchCommand: ParsableCommand {
       throw ValidationError("\(name) must be at least 1")
     }
     if warmup < 0 || sampleWarmup < 0 { throw ValidationError("--warmup and --sample-warmup must be 0 or more") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
   }
 
   func run() throws {
-    if let threads { Kernels.setThreads(threads) }
+    threads.apply()
     let (tokenizer, tokens) = try data()
     let V = tokenizer.vocabulary.count
     let model = ModelConfig(vocabSize: V, embedSize: embed, hiddenSize: hidden, layers: layers)

@@ -35,17 +35,15 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
 
-  @Option(help: "Worker threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadOptions
 
   func validate() throws {
     if streams < 1 { throw ValidationError("--streams must be at least 1") }
     if seq < 1 { throw ValidationError("--seq must be at least 1") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
   }
 
   func run() throws {
-    if let threads { Kernels.setThreads(threads) }
+    threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
     let (tokens, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
     let (loss, n) = Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)

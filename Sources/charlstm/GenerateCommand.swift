@@ -47,8 +47,7 @@ struct GenerateCommand: ParsableCommand {
   @Flag(help: "Do not echo the prompt before the generated text.")
   var noPrompt = false
 
-  @Option(help: "Worker threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadOptions
 
   var options: SamplingOptions {
     SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, count: count, seed: seed)
@@ -56,11 +55,10 @@ struct GenerateCommand: ParsableCommand {
 
   func validate() throws {
     do { try options.validate() } catch { throw ValidationError(error.description) }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
   }
 
   func run() throws {
-    if let threads { Kernels.setThreads(threads) }
+    threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
     let ids = try ckpt.tokenizer.encode(prompt, unknown: dropUnknown ? .drop : .error)
     let sampler = Sampler(model: ckpt.makeModel(), tokenizer: ckpt.tokenizer)

@@ -65,13 +65,12 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Stop after N validations without improvement.") var patience: Int?
   @Option(help: "Print a generated sample every N steps (default 0 = never).") var sampleEvery: Int?
   @Option(help: "Seed for initialization, batching and dropout (default 1).") var seed: UInt64?
-  @Option(help: "Worker threads (default: all cores).") var threads: Int?
+  @OptionGroup var threads: ThreadOptions
   @Option(help: "When standard error is not a terminal, print a progress line every N steps; on a terminal one line is redrawn in place instead.") var logEvery: Int = 100
   @Flag(help: "Print no progress: only errors and the final sample (the log file is still written).") var quiet = false
   @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
 
   func validate() throws {
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
     if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more") }
     if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
@@ -92,7 +91,7 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let threads { Kernels.setThreads(threads) }
+    threads.apply()
     let trainer: Trainer
     let t0 = Date()
     if let resume {
