@@ -20,17 +20,27 @@ public enum Kernels {
     clk_set_threads(Int32(clamping: n))
   }
 
-  /// The path in use: "avx512", "avx2" or "portable".
+  /// The path used by calls from this thread: "avx512", "avx2" or "portable".
   public static var isaName: String { String(cString: clk_isa_name()) }
 
-  /// The path in use.
+  /// The path used by calls from this thread.
   public static var isa: ISA { ISA(rawValue: clk_current_isa()) ?? .portable }
 
-  /// Forces a path (`nil`: the best supported, honouring `CHARLSTM_KERNELS`). An unsupported
-  /// request falls back to the best supported path below it. Returns the path now in use.
+  /// Sets the process-wide default path (`nil`: the best supported, honouring
+  /// `CHARLSTM_KERNELS`). An unsupported request falls back to the best supported path below
+  /// it. Returns the default now in use. Calls inside ``withISA(_:_:)`` are not affected.
   @discardableResult
   public static func force(_ isa: ISA?) -> ISA {
     ISA(rawValue: clk_force_isa(isa?.rawValue ?? -1)) ?? .portable
+  }
+
+  /// Runs `body` with every kernel call it makes from this thread on `isa` (or the best path
+  /// below it that this CPU supports), whatever other threads use; the worker pool runs those
+  /// calls on the same path. Nested scopes restore the outer choice.
+  public static func withISA<R, E: Error>(_ isa: ISA, _ body: () throws(E) -> R) throws(E) -> R {
+    let previous = clk_set_thread_isa(isa.rawValue)
+    defer { clk_set_thread_isa(previous) }
+    return try body()
   }
 
   /// FMA throughput of the current path measured on this thread (GFLOP per CPU-second).

@@ -11,11 +11,16 @@
 import CharLSTMKernels
 
 /// Why a configuration or a parameter vector was rejected.
-public enum ModelError: Error, Equatable, Sendable {
+public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A field of ``ModelConfig`` is out of range; the message names it.
   case invalidConfig(String)
-  /// A parameter vector does not have ``ModelConfig/parameterCount`` entries.
-  case parameterCountMismatch(expected: Int, got: Int)
+
+  /// The message, without Swift's case syntax.
+  public var description: String {
+    switch self {
+    case .invalidConfig(let s): return s
+    }
+  }
 }
 
 /// The hyper-parameters that fix the network's shape.

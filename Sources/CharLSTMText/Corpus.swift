@@ -39,18 +39,20 @@ public enum CorpusLoader {
   ///   - options: normalization, lowercasing and `minCount`.
   ///   - include: a glob (`*.swift`); without a `/` it matches file names, with one the path
   ///     relative to `path`.
+  ///   - excluding: files and folders inside a directory corpus that are never read (a training
+  ///     run's own checkpoint folder, so its logs do not feed back into the text).
   ///   - progress: called with (bytes done, bytes total) as files are read.
   /// - Throws: ``TextError`` naming the file: missing, unreadable, invalid UTF-8 (with the byte
   ///   offset), binary, empty corpus, no text files.
   /// - Complexity: O(bytes); memory: the largest file plus 4 bytes per character.
   public static func load(
     path: String, options: TokenizerOptions = TokenizerOptions(), include: String? = nil,
-    progress: ((Int, Int) -> Void)? = nil
+    excluding: [String] = [], progress: ((Int, Int) -> Void)? = nil
   ) throws(TextError) -> Corpus {
     try options.validate()
     var builder = VocabularyBuilder()
     var tokens: [Int32] = []
-    let (files, bytes) = try read(path: path, options: options, include: include, progress: progress) { cluster in
+    let (files, bytes) = try read(path: path, options: options, include: include, excluding: excluding, progress: progress) { cluster in
       tokens.append(builder.add(cluster))
     }
     guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
@@ -68,11 +70,12 @@ public enum CorpusLoader {
   /// Reads and tokenizes a corpus with an existing tokenizer (for evaluation on new text).
   /// - Returns: the ids and the number of bytes read.
   public static func encode(
-    path: String, with tokenizer: Tokenizer, include: String? = nil, unknown: UnknownPolicy = .error
+    path: String, with tokenizer: Tokenizer, include: String? = nil, excluding: [String] = [],
+    unknown: UnknownPolicy = .error
   ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
     var tokens: [Int32] = []
     var missing: [String] = []
-    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, progress: nil) { cluster in
+    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, excluding: excluding, progress: nil) { cluster in
       if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
@@ -81,7 +84,8 @@ public enum CorpusLoader {
   }
 
   /// The files a corpus path stands for, in reading order.
-  public static func files(at path: String, include: String? = nil) throws(TextError) -> [String] {
+  /// - Parameter excluding: files or folders to leave out of a directory corpus.
+  public static func files(at path: String, include: String? = nil, excluding: [String] = []) throws(TextError) -> [String] {
     var st = stat()
     guard stat(path, &st) == 0 else {
       if errno == ENOENT || errno == ENOTDIR { throw .notFound(path: path) }
@@ -89,11 +93,23 @@ public enum CorpusLoader {
     }
     if (st.st_mode & S_IFMT) != S_IFDIR { return [path] }
     var found: [String] = []
-    try walk(directory: path, relative: "", include: include, into: &found)
+    // Compared by device and inode, so any spelling of an excluded path matches.
+    var skip = Set<FileID>()
+    for e in excluding {
+      var x = stat()
+      if stat(e, &x) == 0 { skip.insert(FileID(x)) }
+    }
+    try walk(directory: path, relative: "", include: include, skip: skip, into: &found)
     return found
   }
 
-  private static func walk(directory: String, relative: String, include: String?, into found: inout [String]) throws(TextError) {
+  /// A file's identity: device and inode.
+  private struct FileID: Hashable {
+    var device: UInt64, inode: UInt64
+    init(_ st: stat) { device = UInt64(st.st_dev); inode = UInt64(st.st_ino) }
+  }
+
+  private static func walk(directory: String, relative: String, include: String?, skip: Set<FileID>, into found: inout [String]) throws(TextError) {
     guard let dir = opendir(directory) else {
       throw .unreadable(path: directory, reason: String(cString: strerror(errno)))
     }
@@ -112,11 +128,12 @@ public enum CorpusLoader {
       let rel = relative.isEmpty ? name : relative + "/" + name
       var st = stat()
       guard stat(full, &st) == 0 else { continue }  // dangling link
+      if skip.contains(FileID(st)) { continue }
       switch st.st_mode & S_IFMT {
       case S_IFDIR:
         var lst = stat()
         if lstat(full, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFLNK { continue }  // no link cycles
-        try walk(directory: full, relative: rel, include: include, into: &found)
+        try walk(directory: full, relative: rel, include: include, skip: skip, into: &found)
       case S_IFREG:
         if let pattern = include {
           let subject = pattern.contains("/") ? rel : name
@@ -130,10 +147,10 @@ public enum CorpusLoader {
 
   /// Streams every cluster of the corpus to `emit`.
   private static func read(
-    path: String, options: TokenizerOptions, include: String?, progress: ((Int, Int) -> Void)?,
+    path: String, options: TokenizerOptions, include: String?, excluding: [String], progress: ((Int, Int) -> Void)?,
     emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
-    let candidates = try files(at: path, include: include)
+    let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
     var used: [String] = []
     var total = 0

@@ -39,7 +39,7 @@ public enum TextError: Error, Equatable, CustomStringConvertible, Sendable {
     case .unknownCharacters(let chars):
       let shown = chars.prefix(10).map { Self.quoted($0) }.joined(separator: ", ")
       let more = chars.count > 10 ? " and \(chars.count - 10) more" : ""
-      return "characters not in the model's vocabulary: \(shown)\(more); remove them or pass --drop-unknown"
+      return "characters not in the model's vocabulary: \(shown)\(more)"
     case .icu(let operation, let code):
       return "ICU failed in \(operation) (\(code)); this is a bug, please report it with the input"
     case .invalidOption(let name, let value, let expected):

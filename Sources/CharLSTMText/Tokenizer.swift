@@ -67,7 +67,10 @@ public struct Tokenizer: Sendable {
   /// out; with `.error` it is also recorded in `missing`, each character once, at most 100).
   func resolve(_ cluster: UnsafeBufferPointer<UInt16>, _ unknown: UnknownPolicy, _ missing: inout [String]) -> Int32? {
     if let id = table.lookup(cluster) { return id }
-    if unknown == .mapToUnknown, let u = vocabulary.unknownIndex { return Int32(u) }
+    // U+FFFD itself is the unknown symbol's text: a prompt may name it.
+    if let u = vocabulary.unknownIndex, unknown == .mapToUnknown || (cluster.count == 1 && cluster[0] == 0xFFFD) {
+      return Int32(u)
+    }
     if unknown != .drop {
       let s = String(decoding: cluster, as: UTF16.self)
       if missing.count < 100, !missing.contains(s) { missing.append(s) }

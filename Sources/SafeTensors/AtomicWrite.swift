@@ -29,29 +29,103 @@ struct FileIO: Sendable {
     })
 }
 
+/// What a path names, without following a final symbolic link (`lstat`).
+public enum PathKind: Equatable, Sendable {
+  case missing, regular, directory, symlink
+  /// A device, FIFO or socket (the words say which).
+  case special(String)
+
+  /// The kind of `path` now.
+  public init(of path: String) {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { self = .missing; return }
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: self = .regular
+    case S_IFDIR: self = .directory
+    case S_IFLNK: self = .symlink
+    case S_IFCHR, S_IFBLK: self = .special("a device")
+    case S_IFIFO: self = .special("a FIFO (named pipe)")
+    case S_IFSOCK: self = .special("a socket")
+    default: self = .special("not a regular file")
+    }
+  }
+
+  /// Why a file cannot be written over this path, or nil when it can (missing or regular).
+  /// charlstm never replaces a directory, a device, a FIFO, a socket or a symbolic link.
+  public var refusal: String? {
+    switch self {
+    case .missing, .regular: return nil
+    case .directory: return "it is a directory"
+    case .symlink: return "it is a symbolic link (charlstm does not replace links; give the path of the file it points to)"
+    case .special(let what): return "it is \(what), not a regular file"
+    }
+  }
+}
+
+/// Atomic whole-file writes for any output (checkpoints, figures): temporary file, fsync, rename.
+public enum AtomicFile {
+  /// Writes `bytes` to `path` atomically; `path` must be missing or a regular file.
+  /// - Throws: ``SafeTensorsError/writeFailed(path:reason:)`` or ``SafeTensorsError/diskFull(path:needed:available:)``.
+  public static func write(_ bytes: [UInt8], to path: String) throws(SafeTensorsError) {
+    try atomicWrite([bytes], to: path, io: .system)
+  }
+
+  /// The temporary files an interrupted atomic write of `path` may have left beside it
+  /// (`.NAME.tmp-PID-RANDOM`), with the writer's process id.
+  public static func leftovers(of path: String) -> [(path: String, pid: Int32)] {
+    let (directory, base) = split(path)
+    let prefix = ".\(base.prefix(120)).tmp-"
+    guard let dir = opendir(directory) else { return [] }
+    defer { closedir(dir) }
+    var found: [(String, Int32)] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+      }
+      guard name.hasPrefix(prefix) else { continue }
+      let rest = name.dropFirst(prefix.count)
+      guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
+      found.append(((directory == "/" ? "/" : directory + "/") + name, pid))
+    }
+    return found
+  }
+
+  /// (directory, file name) of a path; "." for a bare name.
+  static func split(_ path: String) -> (String, String) {
+    guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+    let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+    return (directory, String(path[path.index(after: slash)...]))
+  }
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `directory` (nil: unknown).
+func availableBytes(_ directory: String) -> Int? {
+  var v = statvfs()
+  guard statvfs(directory, &v) == 0 else { return nil }
+  return Int(v.f_bavail) * Int(v.f_frsize)
+}
+
 /// Writes `chunks` to `path` through a temporary file, fsync and rename (see
 /// `SafeTensorsWriter.write(to:)`).
 func atomicWrite(_ chunks: [[UInt8]], to path: String, io: FileIO) throws(SafeTensorsError) {
-  let slash = path.lastIndex(of: "/")
-  let directory: String
-  let base: String
-  if let slash {
-    directory = slash == path.startIndex ? "/" : String(path[..<slash])
-    base = String(path[path.index(after: slash)...])
-  } else {
-    directory = "."
-    base = path
-  }
+  let (directory, base) = AtomicFile.split(path)
   guard !base.isEmpty, base != ".", base != ".." else {
     throw .writeFailed(path: path, reason: "the path names a directory, not a file")
   }
+  // Never rename over something that is not a regular file: a device, a FIFO, a directory or a
+  // symbolic link stays what it is.
+  if let why = PathKind(of: path).refusal { throw .writeFailed(path: path, reason: why) }
+  let needed = chunks.reduce(0) { $0 + $1.count }
+  func full(_ code: Int32) -> Bool { code == ENOSPC || code == EDQUOT }
   let random = UInt64.random(in: 0...UInt64.max)
   let temp = (directory == "/" ? "/" : directory + "/")
     + ".\(base.prefix(120)).tmp-\(getpid())-\(String(random, radix: 16))"
 
   let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
   guard fd >= 0 else {
-    throw .writeFailed(path: path, reason: "cannot create a temporary file in '\(directory)': \(errnoText())")
+    let code = errno
+    if full(code) { throw .diskFull(path: path, needed: needed, available: availableBytes(directory)) }
+    throw .writeFailed(path: path, reason: "cannot create a temporary file in '\(directory)': \(errnoText(code))")
   }
   var renamed = false
   var fdOpen = true
@@ -77,16 +151,26 @@ func atomicWrite(_ chunks: [[UInt8]], to path: String, io: FileIO) throws(SafeTe
       }
     }
     if failure != 0 {
+      if full(failure) {
+        close(fd); fdOpen = false; unlink(temp); renamed = true  // removed: nothing left behind
+        throw .diskFull(path: path, needed: needed, available: availableBytes(directory))
+      }
       throw .writeFailed(path: path, reason: "writing '\(temp)' failed: \(errnoText(failure))")
     }
   }
   if io.fsync(fd) != 0 {
-    throw .writeFailed(path: path, reason: "fsync of '\(temp)' failed: \(errnoText())")
+    let code = errno
+    if full(code) {
+      close(fd); fdOpen = false; unlink(temp); renamed = true
+      throw .diskFull(path: path, needed: needed, available: availableBytes(directory))
+    }
+    throw .writeFailed(path: path, reason: "fsync of '\(temp)' failed: \(errnoText(code))")
   }
   fdOpen = false
   if close(fd) != 0 {
     throw .writeFailed(path: path, reason: "closing '\(temp)' failed: \(errnoText())")
   }
+  if let why = PathKind(of: path).refusal { throw .writeFailed(path: path, reason: why) }
   if rename(temp, path) != 0 {
     throw .writeFailed(path: path, reason: "renaming the temporary file over it failed: \(errnoText())")
   }

@@ -47,8 +47,11 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   case wrongDType(path: String, name: String, expected: SafeTensorsDType, found: SafeTensorsDType)
   /// A requested tensor has another shape than the caller expects.
   case wrongShape(path: String, name: String, expected: [Int], found: [Int])
-  /// Saving failed; the reason includes the system error text (e.g. "No space left on device").
+  /// Saving failed; the reason includes the system error text (e.g. "Permission denied").
   case writeFailed(path: String, reason: String)
+  /// Saving failed because the disk (or quota) is full: the file needs `needed` bytes and the
+  /// file system has `available` free (nil: unknown). The previous file is untouched.
+  case diskFull(path: String, needed: Int, available: Int?)
 
   /// A one-line explanation naming the file and what to do.
   ///
@@ -94,7 +97,10 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case .wrongShape(let path, let name, let expected, let found):
       return "\(show(path)): tensor \(quote(name)) has shape \(found), expected \(expected); the checkpoint belongs to a model with other sizes — use matching hyperparameters or another checkpoint"
     case .writeFailed(let path, let reason):
-      return "\(show(path)): could not save the checkpoint (\(show(reason))); check free disk space, permissions and that the directory exists, then save again"
+      return "\(show(path)): could not save (\(show(reason))); check free disk space, permissions and that the directory exists, then save again"
+    case .diskFull(let path, let needed, let available):
+      let free = available.map { ", \(megabytes($0)) free" } ?? ""
+      return "\(show(path)): the disk is full: saving needs \(megabytes(needed))\(free); the previous file is unchanged — free some space (or choose another --out) and run again"
     }
   }
 
@@ -102,6 +108,12 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   ///
   /// - Returns: ``description``.
   public var errorDescription: String? { description }
+}
+
+/// "12.3 MB" (decimal megabytes, one decimal; bytes below 1 MB as "0.4 MB").
+func megabytes(_ bytes: Int) -> String {
+  let tenths = (bytes + 50_000) / 100_000
+  return "\(tenths / 10).\(tenths % 10) MB"
 }
 
 /// Makes an untrusted string safe for a one-line message: escapes control characters and

@@ -292,8 +292,9 @@ public struct SafeTensorsFile: Sendable {
     return TensorInfo(name: name, dtype: dtype, shape: shape, byteRange: begin..<end)
   }
 
-  private struct IntProblem: Error {
+  private struct IntProblem: Error, CustomStringConvertible {
     var text: String
+    var description: String { text }
   }
 
   private static func nonNegativeInt(_ v: JSONValue) -> Result<Int, IntProblem> {

@@ -7,8 +7,6 @@
 #include <cpuid.h>
 #endif
 
-int clk_kernels_version(void) { return 1; }
-
 static int detect_best(void) {
 #if defined(__x86_64__)
   unsigned a, b, c, d;
@@ -54,7 +52,24 @@ int clk_force_isa(int isa) {
   return isa;
 }
 
+/* A per-thread choice overrides the process default for calls made from that thread (the pool
+ * workers get the caller's choice through the job), so concurrent callers — tests running in
+ * parallel, two models on different paths — never change each other's kernels. */
+static _Thread_local int tl_isa = -2; /* -2: use the process default */
+
+int clk_set_thread_isa(int isa) {
+  int prev = tl_isa;
+  if (isa == -2) { tl_isa = -2; return prev; }
+  int best = best_supported();
+  if (isa == CLK_ISA_AUTO) isa = best;
+  if (isa > best) isa = best;
+  if (isa < CLK_ISA_PORTABLE) isa = CLK_ISA_PORTABLE;
+  tl_isa = isa;
+  return prev;
+}
+
 int clk_current_isa(void) {
+  if (tl_isa != -2) return tl_isa;
   int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
   return v == -2 ? clk_force_isa(CLK_ISA_AUTO) : v;
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CharLSTMKit
+import Foundation
 
 /// `charlstm`: train character-level LSTMs on any text, generate from them, inspect them.
 @main
@@ -14,4 +16,41 @@ struct CharLSTMCommand: ParsableCommand {
         charlstm vocab ../shared/corpora/tinyshakespeare.txt
       """,
     subcommands: [TrainCommand.self, GenerateCommand.self, EvalCommand.self, InspectCommand.self, VocabCommand.self, PlotCommand.self, BenchCommand.self])
+
+  /// Two kinds of failure, two exits: a command line that does not parse or validate prints
+  /// the command's usage and exits 64 (ArgumentParser); anything that fails while the command
+  /// runs (a missing file, a bad checkpoint, a full disk) prints one line and exits 1.
+  static func main() {
+    var command: ParsableCommand
+    do { command = try parseAsRoot() } catch { exit(withError: error) }
+    do {
+      try command.run()
+    } catch let e as ExitCode {
+      exit(withError: e)
+    } catch let e as CleanExit {
+      exit(withError: e)
+    } catch {
+      FileHandle.standardError.write(Data("charlstm: error: \(userMessage(error, command: command))\n".utf8))
+      Foundation.exit(1)
+    }
+  }
+}
+
+/// One line for an error raised while a command runs: library errors describe values, and
+/// the few that need a flag to fix them get it here.
+func userMessage(_ error: Error, command: ParsableCommand) -> String {
+  switch error {
+  case let e as ValidationError: return e.message
+  case let e as TextError:
+    if case .unknownCharacters = e {
+      switch command {
+      case is TrainCommand: return e.description + "; resume on the corpus the checkpoint was trained on"
+      default: return e.description + "; remove them or pass --drop-unknown"
+      }
+    }
+    return e.description
+  case let e as CustomStringConvertible: return e.description
+  case let e as LocalizedError: return e.errorDescription ?? "\(error)"
+  default: return "\(error)"
+  }
 }

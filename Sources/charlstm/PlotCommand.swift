@@ -23,8 +23,11 @@ struct PlotCommand: ParsableCommand {
   @Argument(help: "Run logs (<checkpoint name>.log.jsonl); a checkpoint path also works and means its log.")
   var logs: [String] = []
 
-  @Option(help: "Where to write the SVG figure.")
+  @Option(help: "Where to write the SVG figure (an earlier 'charlstm plot' figure there is replaced; any other file needs --overwrite).")
   var out: String = "curves.svg"
+
+  @Flag(help: "Replace --out even when it is not a figure written by 'charlstm plot'.")
+  var overwrite = false
 
   @Option(help: "EMA weight for the training loss, in [0, 1): 0 = raw per-step values, 0.98 = smoother.")
   var smoothing: Double = 0.9
@@ -42,18 +45,49 @@ struct PlotCommand: ParsableCommand {
     if !(smoothing >= 0 && smoothing < 1) { throw ValidationError("--smoothing \(smoothing) is invalid: expected a number in [0, 1), e.g. 0.9") }
   }
 
+  /// The first line of every figure this command writes: how it knows its own files.
+  static let signature = "<!-- charlstm plot -->"
+
   func run() throws {
+    // The output first: nothing is read when the figure could not be written anyway.
+    if out.hasSuffix("/") || PathKind(of: out) == .directory {
+      throw ValidationError("--out \(out) is a folder; give a file path, e.g. --out \(out.hasSuffix("/") ? out : out + "/")curves.svg")
+    }
+    if let why = PathKind(of: out).refusal { throw ValidationError("\(out) cannot be written: \(why); choose another --out") }
+    if PathKind(of: out) == .regular && !overwrite && !Self.isOwnFigure(out) {
+      throw ValidationError("\(out) already exists and is not a figure written by 'charlstm plot'; replace it with --overwrite or choose another --out")
+    }
     var runs: [RunLog] = []
     for path in logs {
-      let logPath = path.hasSuffix(".safetensors") ? RunLog.path(forCheckpoint: path) : path
-      runs.append(try RunLog.read(contentsOf: logPath))
+      runs.append(try RunLog.read(contentsOf: Self.logPath(path)))
     }
-    let svg = LossPlot.svg(runs, options: LossPlot.Options(smoothing: smoothing, showRaw: !noRaw, title: title))
+    let svg = Self.signature + "\n" + LossPlot.svg(runs, options: LossPlot.Options(smoothing: smoothing, showRaw: !noRaw, title: title))
     try prepareDirectory(for: out)
-    guard FileManager.default.createFile(atPath: out, contents: Data(svg.utf8)) else {
-      throw ValidationError("cannot write \(out) (\(String(cString: strerror(errno)))); choose another --out")
-    }
+    try AtomicFile.write(Array(svg.utf8), to: out)
     let steps = runs.map { $0.steps.last?.step ?? 0 }.max() ?? 0
     Output.note("wrote \(out): \(runs.count) run\(runs.count == 1 ? "" : "s"), up to step \(steps)")
+  }
+}
+
+extension PlotCommand {
+  /// A log to read for `path`: a checkpoint (recognised by its contents, whatever its name)
+  /// means the log beside it; anything else is read as a log.
+  static func logPath(_ path: String) -> String {
+    if path.hasSuffix(".log.jsonl") { return path }
+    guard path.hasSuffix(".safetensors") || RunFiles.isCheckpointFile(path) else { return path }
+    // A best copy (`name.best.safetensors`) belongs to the run of `name.safetensors`.
+    if path.hasSuffix(".best.safetensors") {
+      let main = RunLog.path(forCheckpoint: String(path.dropLast(".best.safetensors".count)) + ".safetensors")
+      if PathKind(of: main) == .regular { return main }
+    }
+    return RunLog.path(forCheckpoint: path)
+  }
+
+  /// True when `path` starts with the signature of a figure this command wrote.
+  static func isOwnFigure(_ path: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    let head = (try? handle.read(upToCount: signature.utf8.count)) ?? Data()
+    return head == Data(signature.utf8)
   }
 }

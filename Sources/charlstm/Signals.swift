@@ -5,11 +5,12 @@ import Foundation
 /// Keeps the signal sources alive for the process.
 nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
 
-/// SIGINT (Ctrl-C) and SIGTERM ask the trainer to stop after the current step; it then
-/// validates, saves a checkpoint and exits cleanly. A second signal exits at once.
+/// SIGINT (Ctrl-C), SIGTERM, SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\) ask the
+/// trainer to stop after the current step; it then validates, saves a checkpoint and exits
+/// cleanly. A second signal exits at once (the last checkpoint is whole: saves are atomic).
 func installStopHandlers(_ trainer: Trainer) {
   let flag = trainer.stopFlag
-  for sig in [SIGINT, SIGTERM] {
+  for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
     signal(sig, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
     source.setEventHandler {

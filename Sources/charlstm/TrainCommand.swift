@@ -36,6 +36,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Resume the run saved in this checkpoint.")
   var resume: String?
 
+  @Flag(help: "Let a new run replace an existing checkpoint at --out, with its .best copy and its log (without it, a new run refuses to touch them).")
+  var overwrite = false
+
   @OptionGroup(title: "Text") var text: TokenizerFlags
 
   // Model shape (refused on --resume).
@@ -106,6 +109,15 @@ struct TrainCommand: ParsableCommand {
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     defer { withExtendedLifetime(lock) {} }
+    if let path = trainer.checkpointPath {
+      // Holding the lock, nobody else writes these files: temporaries left by a save that was
+      // killed (SIGKILL, power loss) are ours to remove.
+      for stale in RunFiles(checkpoint: path).removeStaleTemporaries() where !quiet {
+        Output.note("removed \(stale), left by an interrupted save")
+      }
+      // A replaced run's best copy is not this run's best.
+      if resume == nil && overwrite { unlink(RunFiles(checkpoint: path).best) }
+    }
     // The run's history, beside its checkpoint; a resume continues the same file.
     let log = try trainer.checkpointPath.map { path throws(RunLogError) in
       let logPath = RunLog.path(forCheckpoint: path)
@@ -175,10 +187,15 @@ struct TrainCommand: ParsableCommand {
   private func newTrainer() throws -> Trainer {
     let path = corpus ?? "Sources"
     let include = corpus == nil ? (text.include ?? "*.swift") : text.include
+    // Output paths first: nothing is read or trained before we know the run may write them.
+    let out = self.out ?? defaultCheckpointPath(for: path)
+    let files = RunFiles(checkpoint: out)
+    try checkRunFiles(files, continuing: false)
+    try prepareDirectory(for: out)
     if corpus == nil && !quiet { Output.note("no corpus given: training on the embedded default, \(path)/ (\(include ?? "*"))") }
     let reading = TaskProgress("reading and tokenizing \(path)", totalBytes: corpusBytes(path, include: include), quiet: quiet)
     defer { reading.finish() }
-    let loaded = try CorpusLoader.load(path: path, options: text.options, include: include) { done, _ in reading.update(done: done) }
+    let loaded = try CorpusLoader.load(path: path, options: text.options, include: include, excluding: excludedFromCorpus(files)) { done, _ in reading.update(done: done) }
     reading.finish()
     var config = trainingConfig(base: TrainingConfig())
     if let epochs {
@@ -190,8 +207,6 @@ struct TrainCommand: ParsableCommand {
       vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
       layers: layers ?? 2, dropout: dropout ?? 0)
     do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
-    let out = self.out ?? defaultCheckpointPath(for: path)
-    try prepareDirectory(for: out)
     if !quiet {
       Output.note("corpus \(path): \(grouped(loaded.byteCount)) bytes, \(grouped(loaded.tokens.count)) characters, \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
     }
@@ -207,16 +222,22 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("\(path) holds weights only, not a training run; start a new run instead")
     }
     let corpusPath = corpus ?? info.path
+    let out = self.out ?? path
+    let files = RunFiles(checkpoint: out)
+    try checkRunFiles(files, continuing: sameFile(out, path))
+    if let steps, steps < (ckpt.state?.step ?? 0) {
+      throw ValidationError("--steps \(steps) is below the checkpoint's step \(ckpt.state?.step ?? 0): --steps is the total to train to; give a larger number")
+    }
     let reading = TaskProgress("reading and tokenizing \(corpusPath)", totalBytes: info.bytes, quiet: quiet)
     defer { reading.finish() }
-    let (tokens, _) = try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, unknown: .mapToUnknown)
+    let excluded = excludedFromCorpus(files) + excludedFromCorpus(RunFiles(checkpoint: path))
+    let (tokens, _) = try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, excluding: excluded, unknown: .mapToUnknown)
     reading.finish()
     guard CorpusInfo.fingerprint(tokens) == info.fingerprint else {
       throw TrainingError.corpusChanged(path: corpusPath, checkpoint: path)
     }
     let config = trainingConfig(base: saved)
     let cut = tokens.count - Int((Double(tokens.count) * config.validationFraction).rounded())
-    let out = self.out ?? path
     try prepareDirectory(for: out)
     let trainer = try Trainer(resuming: ckpt, config: config, training: tokens[..<cut], validation: tokens[cut...], checkpointPath: out)
     if !quiet {
@@ -224,6 +245,23 @@ struct TrainCommand: ParsableCommand {
       for (name, old, new) in changedOptions(saved, config) { Output.note("  \(name): \(old) → \(new)") }
     }
     return trainer
+  }
+
+  /// The run's files may be written: refusals name the flag that would change the answer.
+  private func checkRunFiles(_ files: RunFiles, continuing: Bool) throws {
+    do { try files.check(continuing: continuing, overwrite: overwrite) } catch {
+      if CheckpointLock.isHeld(checkpoint: files.checkpoint) { throw CheckpointLockError.held(checkpoint: files.checkpoint) }
+      switch error {
+      case .isDirectory(let p):
+        throw ValidationError("--out \(p) is a folder; give a checkpoint file path, e.g. --out \(p.hasSuffix("/") ? p : p + "/")model.safetensors")
+      case .notAFile(let p, let why):
+        throw ValidationError("\(p) cannot be written: \(why); choose another --out")
+      case .exists(let p, let isCheckpoint) where isCheckpoint && p == files.checkpoint:
+        throw ValidationError("\(p) already exists: continue that run with --resume \(p), replace it with --overwrite, or choose another --out")
+      case .exists(let p, _):
+        throw ValidationError("\(p) already exists and is not this run's; replace it with --overwrite or choose another --out")
+      }
+    }
   }
 
   private func changedOptions(_ a: TrainingConfig, _ b: TrainingConfig) -> [(String, String, String)] {
@@ -249,6 +287,19 @@ func defaultCheckpointPath(for corpus: String) -> String {
   return "checkpoints/\(name).safetensors"
 }
 
+/// What a directory corpus must not read: the run's checkpoint folder and the run's own files
+/// (so its logs and checkpoints never feed back into the text it trains on).
+func excludedFromCorpus(_ files: RunFiles) -> [String] {
+  let dir = (files.checkpoint as NSString).deletingLastPathComponent
+  return [dir.isEmpty ? "." : dir, files.checkpoint, files.best, files.log, files.lock]
+}
+
+/// True when both paths name the same existing file (device and inode).
+func sameFile(_ a: String, _ b: String) -> Bool {
+  var x = stat(), y = stat()
+  return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
+}
+
 /// Creates the checkpoint's folder when missing; errors say what to do.
 func prepareDirectory(for path: String) throws {
   let dir = (path as NSString).deletingLastPathComponent
@@ -265,12 +316,7 @@ func prepareDirectory(for path: String) throws {
   }
 }
 
-func modelMessage(_ e: ModelError) -> String {
-  switch e {
-  case .invalidConfig(let s): return "invalid model: \(s)"
-  case .parameterCountMismatch(let a, let b): return "parameter count \(b), expected \(a)"
-  }
-}
+func modelMessage(_ e: ModelError) -> String { "invalid model: \(e.description)" }
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}

@@ -124,19 +124,17 @@ extension KernelTests {
         transA: true, transB: false, m: 260, n: 70, k: 600, alpha: 1, beta: 1, pad: 0, seed: 6),
     ]
     let threads = Kernels.threads
-    defer {
-      Kernels.force(nil)
-      Kernels.setThreads(threads)
-    }
+    defer { Kernels.setThreads(threads) }
     for isa in supportedISAs {
-      Kernels.force(isa)
-      for cs in cases {
-        Kernels.setThreads(1)
-        let base = cs.runFloat()
-        for t in [1, 2, 2, 3] {
-          Kernels.setThreads(t)
-          if let msg = firstBitDifference(base, cs.runFloat()) {
-            Issue.record("\(cs) on \(isa): threads 1 vs \(t) differ at \(msg)")
+      Kernels.withISA(isa) {
+        for cs in cases {
+          Kernels.setThreads(1)
+          let base = cs.runFloat()
+          for t in [1, 2, 2, 3] {
+            Kernels.setThreads(t)
+            if let msg = firstBitDifference(base, cs.runFloat()) {
+              Issue.record("\(cs) on \(isa): threads 1 vs \(t) differ at \(msg)")
+            }
           }
         }
       }
@@ -187,13 +185,13 @@ extension KernelTests {
     forEachPath { isa, threads in
       for cs in cases {
         // Pack with another ISA than the product: the layout is ISA-neutral.
-        Kernels.force(supportedISAs.last!)
         let bytes = Float.packedByteCount(k: cs.k, n: cs.n)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes + 4, alignment: 4)
         defer { packed.deallocate() }
         let p = packed + cs.offset  // also buffers that are not 8-byte aligned
-        Float.pack(transB: cs.transB, k: cs.k, n: cs.n, b: cs.b, ldb: cs.ldb, into: p)
-        Kernels.force(isa)
+        Kernels.withISA(supportedISAs.last!) {
+          Float.pack(transB: cs.transB, k: cs.k, n: cs.n, b: cs.b, ldb: cs.ldb, into: p)
+        }
         var c = cs.c0
         Float.gemmPacked(
           m: cs.m, n: cs.n, k: cs.k, alpha: cs.alpha, a: cs.a, lda: cs.lda, packed: p,

@@ -117,10 +117,7 @@ extension KernelTests {
 
   @Test func pointwiseBitIdenticalAcrossThreadCounts() {
     let threads = Kernels.threads
-    defer {
-      Kernels.force(nil)
-      Kernels.setThreads(threads)
-    }
+    defer { Kernels.setThreads(threads) }
     var g = SeededGenerator(seed: 50)
     let (batch, H) = (100, 300)
     let gates0 = randomFloats(batch * 4 * H, &g, scale: 6)
@@ -141,13 +138,14 @@ extension KernelTests {
         Float(bitPattern: UInt32(truncatingIfNeeded: lossBits))]
     }
     for isa in supportedISAs {
-      Kernels.force(isa)
-      Kernels.setThreads(1)
-      let base = run()
-      for t in [1, 2, 2] {
-        Kernels.setThreads(t)
-        if let msg = firstBitDifference(base, run()) {
-          Issue.record("pointwise on \(isa): threads 1 vs \(t) differ at \(msg)")
+      Kernels.withISA(isa) {
+        Kernels.setThreads(1)
+        let base = run()
+        for t in [1, 2, 2] {
+          Kernels.setThreads(t)
+          if let msg = firstBitDifference(base, run()) {
+            Issue.record("pointwise on \(isa): threads 1 vs \(t) differ at \(msg)")
+          }
         }
       }
     }
@@ -200,34 +198,34 @@ extension KernelTests {
   @Test func expWithinOneMillionthRelative() {
     let xs = Self.sweep(-88, 88, 400_000) + Self.extremes.filter { abs($0) <= 88 }
     for isa in supportedISAs {
-      Kernels.force(isa)
-      // Below exp(−87.3) results are subnormal: an absolute bound of a few subnormal ulps.
-      check("exp", Kernels.exp, { Foundation_exp($0) }, xs, absTol: 3e-45, relTol: 1e-6, isa: isa)
-      // Saturation: tiny → 0, huge → +inf, never NaN.
-      let sat = Kernels.exp([-1e10, -200, -104, 89, 200, 1e10, .greatestFiniteMagnitude])
-      #expect(sat[0] == 0 && sat[1] == 0 && sat[2] == 0)
-      #expect(sat[3] == .infinity && sat[4] == .infinity && sat[5] == .infinity && sat[6] == .infinity)
+      Kernels.withISA(isa) {
+        // Below exp(−87.3) results are subnormal: an absolute bound of a few subnormal ulps.
+        check("exp", Kernels.exp, { Foundation_exp($0) }, xs, absTol: 3e-45, relTol: 1e-6, isa: isa)
+        // Saturation: tiny → 0, huge → +inf, never NaN.
+        let sat = Kernels.exp([-1e10, -200, -104, 89, 200, 1e10, .greatestFiniteMagnitude])
+        #expect(sat[0] == 0 && sat[1] == 0 && sat[2] == 0)
+        #expect(sat[3] == .infinity && sat[4] == .infinity && sat[5] == .infinity && sat[6] == .infinity)
+      }
     }
-    Kernels.force(nil)
   }
 
   @Test func sigmoidAndTanhWithin2e7Absolute() {
     let xs = Self.sweep(-20, 20, 400_000) + Self.sweep(-1, 1, 100_000) + Self.extremes
     for isa in supportedISAs {
-      Kernels.force(isa)
-      check("sigmoid", Kernels.sigmoid, { 1 / (1 + Foundation_exp(-$0)) }, xs, absTol: 2e-7,
-        relTol: 0, isa: isa)
-      check("tanh", Kernels.tanh, { Foundation_tanh($0) }, xs, absTol: 2e-7, relTol: 0, isa: isa)
-      // Small arguments keep their relative precision (tanh x ≈ x).
-      let tiny: [Float] = [1e-8, -1e-8, 1e-20, -3e-5]
-      let t = Kernels.tanh(tiny)
-      for (x, y) in zip(tiny, t) { #expect(abs(y - x) <= abs(x) * 1e-6, "tanh(\(x)) = \(y) on \(isa)") }
-      let s = Kernels.sigmoid([-100, 100, 0])
-      #expect(s[0] >= 0 && s[0] < 1e-30 && s[1] == 1 && s[2] == 0.5)
-      let th = Kernels.tanh([-100, 100, 0])
-      #expect(th[0] == -1 && th[1] == 1 && th[2] == 0)
+      Kernels.withISA(isa) {
+        check("sigmoid", Kernels.sigmoid, { 1 / (1 + Foundation_exp(-$0)) }, xs, absTol: 2e-7,
+          relTol: 0, isa: isa)
+        check("tanh", Kernels.tanh, { Foundation_tanh($0) }, xs, absTol: 2e-7, relTol: 0, isa: isa)
+        // Small arguments keep their relative precision (tanh x ≈ x).
+        let tiny: [Float] = [1e-8, -1e-8, 1e-20, -3e-5]
+        let t = Kernels.tanh(tiny)
+        for (x, y) in zip(tiny, t) { #expect(abs(y - x) <= abs(x) * 1e-6, "tanh(\(x)) = \(y) on \(isa)") }
+        let s = Kernels.sigmoid([-100, 100, 0])
+        #expect(s[0] >= 0 && s[0] < 1e-30 && s[1] == 1 && s[2] == 0.5)
+        let th = Kernels.tanh([-100, 100, 0])
+        #expect(th[0] == -1 && th[1] == 1 && th[2] == 0)
+      }
     }
-    Kernels.force(nil)
   }
 }
 

@@ -3,18 +3,17 @@ import CharLSTMKernels
 /// Every ISA path this process can run, best first.
 let supportedISAs: [Kernels.ISA] = Kernels.ISA.allCases.reversed().filter(\.isSupported)
 
-/// Runs `body` on every supported ISA path with 1 and 2 threads, restoring the defaults after.
+/// Runs `body` on every supported ISA path (this thread only: tests running in parallel keep
+/// their own path) with 1 and 2 threads, restoring the thread count after.
 func forEachPath(_ body: (Kernels.ISA, Int) throws -> Void) rethrows {
   let threads = Kernels.threads
-  defer {
-    Kernels.force(nil)
-    Kernels.setThreads(threads)
-  }
+  defer { Kernels.setThreads(threads) }
   for isa in supportedISAs {
-    Kernels.force(isa)
-    for t in [1, 2] {
-      Kernels.setThreads(t)
-      try body(isa, t)
+    try Kernels.withISA(isa) {
+      for t in [1, 2] {
+        Kernels.setThreads(t)
+        try body(isa, t)
+      }
     }
   }
 }

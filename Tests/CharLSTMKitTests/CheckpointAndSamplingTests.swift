@@ -122,4 +122,67 @@ import Testing
     #expect(topK1 == greedy)
     #expect(topPTiny == greedy)
   }
+
+  @Test(arguments: [("lstm.weight_hh_l1", Float.nan), ("head.bias", Float.infinity), ("optimizer.second.embedding.weight", -Float.infinity), ("state.c", Float.nan)])
+  func nonFiniteTensorsAreRefusedOnLoadByName(tensor: String, value: Float) throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("c.safetensors")
+    let (trainer, _) = try trained(steps: 3, path: path)
+    var ckpt = trainer.checkpoint()
+    let slot = ckpt.model.slots.first { tensor.hasSuffix($0.name) }
+    switch tensor {
+    case "state.c": ckpt.hidden!.c[1] = value
+    case _ where tensor.hasPrefix("optimizer.second."): ckpt.optimizer!.second[slot!.range.lowerBound + 2] = value
+    default: ckpt.parameters[slot!.range.lowerBound + 2] = value
+    }
+    // write() refuses to save it at all …
+    let bad = dir.file("bad.safetensors")
+    #expect(throws: CheckpointError.self) { try ckpt.write(to: bad) }
+    #expect(!FileManager.default.fileExists(atPath: bad))
+    // … and a file that holds it anyway (written by another tool) is refused on load.
+    try ckpt.serialized().write(to: bad)
+    do {
+      _ = try Checkpoint.load(from: bad)
+      Issue.record("a non-finite \(tensor) must be refused")
+    } catch {
+      guard case .nonFinite(_, let name, let index) = error else { Issue.record("wrong error \(error)"); return }
+      #expect(name == tensor)
+      #expect(index == (tensor == "state.c" ? 1 : 2))
+      #expect(error.description.contains(tensor))
+    }
+  }
+
+  @Test func vocabularyEntriesMustBeOneCharacterWithACount() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("c.safetensors")
+    let (trainer, _) = try trained(steps: 2, path: path)
+    let good = try SafeTensorsFile.load(contentsOf: path)
+    for (what, edit) in [("negative count", { (t: inout [String: Any]) in var c = t["counts"] as! [Int]; c[3] = -1; t["counts"] = c }),
+                         ("two characters", { (t: inout [String: Any]) in var s = t["symbols"] as! [String]; s[3] = "ab"; t["symbols"] = s })] {
+      var meta = good.metadata
+      var tok = try JSONSerialization.jsonObject(with: Data(meta["tokenizer"]!.utf8)) as! [String: Any]
+      edit(&tok)
+      meta["tokenizer"] = String(decoding: try JSONSerialization.data(withJSONObject: tok), as: UTF8.self)
+      var w = try trainer.checkpoint().serialized()
+      w.metadata = meta
+      let bad = dir.file("bad.safetensors")
+      try w.write(to: bad)
+      #expect(throws: CheckpointError.self, "\(what)") { try Checkpoint.load(from: bad) }
+    }
+  }
+
+  @Test func theUnknownSymbolMayBeTypedInAPrompt() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("t.txt")
+    _ = FileManager.default.createFile(atPath: path, contents: Data((smallText + "ζ").utf8))
+    var options = TokenizerOptions()
+    options.minCount = 2
+    let corpus = try CorpusLoader.load(path: path, options: options)
+    let u = try #require(corpus.tokenizer.vocabulary.unknownIndex)
+    #expect(try corpus.tokenizer.encode("t\u{FFFD}e") == [corpus.tokenizer.encode("t")[0], Int32(u), corpus.tokenizer.encode("e")[0]])
+    #expect(throws: TextError.self) { try corpus.tokenizer.encode("ζ") }
+  }
 }

@@ -101,14 +101,71 @@ import Testing
     let cut = ids.count - ids.count / 10
     _ = tok
     let poisoned = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
-    #expect(throws: TrainingError.self) { try poisoned.run() }
-    do { try poisoned.run() } catch let e as TrainingError {
+    do {
+      try poisoned.run()
+      Issue.record("a NaN weight must stop the run")
+    } catch let e as TrainingError {
       guard case .diverged(let step, _, _, let kept) = e else { Issue.record("wrong error \(e)"); return }
       #expect(step == 6)
       #expect(kept == path)
       #expect(e.description.contains("step 6"))
     }
     #expect(try Checkpoint.load(from: path).parameters == before)
+  }
+
+  /// A finite gradient times an enormous learning rate overflows the weights: the run stops at
+  /// that step, never writes the broken model, and the checkpoint it names loads and resumes.
+  @Test func anUpdateThatOverflowsStopsAndNeverSavesANonFiniteModel() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("o.safetensors")
+    let (trainer, _, ids) = try makeTrainer(steps: 3, path: path)
+    try trainer.run()
+    let good = try Checkpoint.load(from: path)
+    let bytes = FileManager.default.contents(atPath: path)
+    var config = good.training!
+    config.steps = 10
+    config.learningRate = 1e39  // Adam's step size overflows Float: every moved weight becomes ±inf
+    config.checkpointEvery = 1
+    let cut = ids.count - ids.count / 10
+    let wild = try Trainer(resuming: good, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+    do {
+      try wild.run()
+      Issue.record("lr 1e39 must stop the run")
+    } catch let e as TrainingError {
+      guard case .nonFiniteUpdate(let step, let tensor, let kept) = e else { Issue.record("wrong error \(e)"); return }
+      #expect(step == 4)
+      #expect(!tensor.isEmpty)
+      #expect(kept == path)
+    }
+    #expect(FileManager.default.contents(atPath: path) == bytes, "the last good file is untouched")
+    let reloaded = try Checkpoint.load(from: path)
+    #expect(reloaded.state?.step == 3)
+    var gentle = reloaded.training!
+    gentle.steps = 5
+    let resumed = try Trainer(resuming: reloaded, config: gentle, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+    try resumed.run()
+    #expect(resumed.state.step == 5)
+  }
+
+  @Test func aNewRunThatOverflowsAtOnceNamesNoCheckpoint() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("n.safetensors")
+    let (tok, ids) = try smallCorpus()
+    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: 5)
+    t.learningRate = 1e38
+    t.checkpointEvery = 1
+    let trainer = try Trainer(model: m, config: t, tokenizer: tok, training: ids[...], validation: [], corpus: nil, checkpointPath: path)
+    do {
+      try trainer.run()
+      Issue.record("lr 1e38 must stop the run")
+    } catch let e as TrainingError {
+      guard case .nonFiniteUpdate(1, _, nil) = e else { Issue.record("wrong error \(e)"); return }
+      #expect(e.description.contains("no checkpoint was written") && e.description.contains("start again"))
+    }
+    #expect(!FileManager.default.fileExists(atPath: path))
+    _ = m
   }
 
   @Test func corpusShorterThanOneWindowSaysTheMinimum() throws {

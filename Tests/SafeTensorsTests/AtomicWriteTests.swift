@@ -120,11 +120,13 @@ final class FakeIOState: @unchecked Sendable {
       fsync: FileIO.system.fsync)
     do {
       try writer(2, count: 2000).write(to: path, io: io)
-      Issue.record("expected writeFailed")
+      Issue.record("expected diskFull")
     } catch {
-      guard case .writeFailed(let p, let reason) = error else { throw error }
+      guard case .diskFull(let p, let needed, let available) = error else { throw error }
       #expect(p == path)
-      #expect(reason.contains("No space left on device"), "\(reason)")
+      #expect(needed == writer(2, count: 2000).serialized().count)
+      #expect(available != nil)
+      #expect(error.description.contains("the disk is full: saving needs"), "\(error)")
     }
     #expect(state.bytesWritten == 1500)
     #expect(readBytes(path) == old)
@@ -192,5 +194,45 @@ final class FakeIOState: @unchecked Sendable {
     #expect(throws: SafeTensorsError.self) { try writer(2).write(to: path, io: io) }
     #expect(readBytes(path) == old)
     #expect(directoryEntries(dir) == ["m.safetensors"])
+  }
+
+  @Test func neverReplacesWhatIsNotARegularFile() throws {
+    let dir = try makeTempDirectory()
+    defer { removeTree(dir) }
+    // A FIFO, a symbolic link (to a regular file and dangling) and a directory stay what they are.
+    let fifo = dir + "/pipe"
+    #expect(mkfifo(fifo, 0o644) == 0)
+    let target = dir + "/target.txt"
+    FileManager.default.createFile(atPath: target, contents: Data("precious".utf8))
+    let link = dir + "/link"
+    #expect(symlink(target, link) == 0)
+    let dangling = dir + "/dangling"
+    #expect(symlink(dir + "/nowhere", dangling) == 0)
+    try FileManager.default.createDirectory(atPath: dir + "/folder", withIntermediateDirectories: false)
+    for (path, words) in [(fifo, "FIFO"), (link, "symbolic link"), (dangling, "symbolic link"), (dir + "/folder", "directory")] {
+      do {
+        try writer(1).write(to: path)
+        Issue.record("\(path): expected a refusal")
+      } catch {
+        guard case .writeFailed(_, let reason) = error else { throw error }
+        #expect(reason.contains(words), "\(reason)")
+      }
+    }
+    #expect(PathKind(of: fifo) == .special("a FIFO (named pipe)"))
+    #expect(PathKind(of: link) == .symlink)
+    #expect(readBytes(target) == Array("precious".utf8))
+    #expect(directoryEntries(dir) == ["dangling", "folder", "link", "pipe", "target.txt"])
+  }
+
+  @Test func leftoversAreFoundByName() throws {
+    let dir = try makeTempDirectory()
+    defer { removeTree(dir) }
+    let path = dir + "/m.safetensors"
+    for name in [".m.safetensors.tmp-123-abc", ".m.safetensors.tmp-77-ff", ".other.safetensors.tmp-5-1", "m.safetensors"] {
+      FileManager.default.createFile(atPath: dir + "/" + name, contents: Data())
+    }
+    let found = AtomicFile.leftovers(of: path).sorted { $0.pid < $1.pid }
+    #expect(found.map(\.pid) == [77, 123])
+    #expect(found.map(\.path) == [dir + "/.m.safetensors.tmp-77-ff", dir + "/.m.safetensors.tmp-123-abc"])
   }
 }

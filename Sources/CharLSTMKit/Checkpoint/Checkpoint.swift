@@ -78,8 +78,27 @@ public struct Checkpoint: Sendable {
     return w
   }
 
+  /// The first tensor holding a NaN or ±inf (weights, optimizer moments, carried state), with
+  /// the index of the value inside it; nil when everything is finite.
+  public func firstNonFiniteTensor() -> (name: String, index: Int)? {
+    if let bad = model.firstNonFiniteTensor(parameters) { return bad }
+    if let o = optimizer {
+      if let bad = model.firstNonFiniteTensor(o.first, prefix: "optimizer.first.") { return bad }
+      if let bad = model.firstNonFiniteTensor(o.second, prefix: "optimizer.second.") { return bad }
+    }
+    if let hidden {
+      for (name, values) in [("state.h", hidden.h), ("state.c", hidden.c)] {
+        if let i = values.withUnsafeBufferPointer(firstNonFinite) { return (name, i) }
+      }
+    }
+    return nil
+  }
+
   /// Writes the checkpoint atomically: a crash while saving leaves the previous file whole.
+  /// - Throws: ``CheckpointError/nonFinite(path:tensor:index:)`` (nothing written) when a
+  ///   tensor holds NaN or ±inf: a broken model is never saved.
   public func write(to path: String) throws(CheckpointError) {
+    if let (name, index) = firstNonFiniteTensor() { throw .nonFinite(path: path, tensor: name, index: index) }
     let writer: SafeTensorsWriter
     do { writer = try serialized() } catch { throw .invalid(path: path, detail: "cannot encode metadata: \(error)") }
     do { try writer.write(to: path) } catch { throw .file(error) }
@@ -163,6 +182,7 @@ public struct Checkpoint: Sendable {
       ckpt.hidden = hidden
       if meta["corpus"] != nil { ckpt.corpus = try field(meta, "corpus", path) as CorpusInfo }
     }
+    if let (name, index) = ckpt.firstNonFiniteTensor() { throw .nonFinite(path: path, tensor: name, index: index) }
     return ckpt
   }
 
@@ -203,13 +223,25 @@ struct TokenizerRecord: Codable {
       throw .invalid(path: path, detail: "unknown index \(u) is outside the vocabulary")
     }
     do { try options.validate() } catch { throw .invalid(path: path, detail: "tokenizer: \(error)") }
+    if let i = counts.firstIndex(where: { $0 < 0 }) {
+      throw .invalid(path: path, detail: "vocabulary count \(i) is negative (\(counts[i]))")
+    }
     var seen = Set<[UInt16]>()
     for (i, s) in symbols.enumerated() where i != unknownIndex {
       guard !s.isEmpty, seen.insert(Array(s.utf16)).inserted else {
         throw .invalid(path: path, detail: "vocabulary symbol \(i) is empty or repeated")
       }
     }
-    return Tokenizer(options: options, vocabulary: Vocabulary(symbols: symbols, counts: counts, unknownIndex: unknownIndex))
+    let tokenizer = Tokenizer(options: options, vocabulary: Vocabulary(symbols: symbols, counts: counts, unknownIndex: unknownIndex))
+    // Each symbol is one character as the tokenizer sees it: one normalized grapheme cluster
+    // that encodes to its own id (a two-character entry could never be produced, nor decoded
+    // back to the text that made it).
+    for (i, s) in symbols.enumerated() where i != unknownIndex {
+      guard (try? tokenizer.encode(s, unknown: .error)) == [Int32(i)] else {
+        throw .invalid(path: path, detail: "vocabulary symbol \(i) (\(s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.prefix(8).joined(separator: " "))) is not one normalized character")
+      }
+    }
+    return tokenizer
   }
 }
 
@@ -228,6 +260,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
   case unsupportedVersion(path: String, found: Int)
   /// The metadata or tensors do not fit together.
   case invalid(path: String, detail: String)
+  /// A tensor holds NaN or ±inf (at flat index `index`): the model is broken.
+  case nonFinite(path: String, tensor: String, index: Int)
 
   /// One line naming the file and what to do.
   public var description: String {
@@ -237,6 +271,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
       return "\(path): a safetensors file but not a charlstm checkpoint (no format metadata); pass a file written by 'charlstm train'"
     case .unsupportedVersion(let path, let found):
       return "\(path): checkpoint format version \(found), this charlstm reads version \(Checkpoint.formatVersion); use the charlstm version that wrote it"
+    case .nonFinite(let path, let tensor, let index):
+      return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower --lr"
     case .invalid(let path, let detail):
       return "\(path): not a valid charlstm checkpoint (\(detail)); it may be damaged: use another checkpoint (e.g. the .best one) or retrain"
     }

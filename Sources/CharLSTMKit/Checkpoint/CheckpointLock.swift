@@ -18,8 +18,13 @@ public final class CheckpointLock {
   ///   lock file cannot be created.
   public init(checkpoint: String) throws(CheckpointLockError) {
     path = checkpoint + ".lock"
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
     guard fd >= 0 else { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+      close(fd)
+      throw .cannotCreate(path: path, reason: "it exists and is not a regular file")
+    }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       let busy = errno == EWOULDBLOCK
       let reason = String(cString: strerror(errno))
@@ -27,6 +32,14 @@ public final class CheckpointLock {
       if busy { throw .held(checkpoint: checkpoint) }
       throw .cannotCreate(path: path, reason: reason)
     }
+  }
+
+  /// True when another process holds the lock of `checkpoint` now (nothing is created).
+  public static func isHeld(checkpoint: String) -> Bool {
+    let fd = open(checkpoint + ".lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
   }
 
   deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 
 #if canImport(Glibc)
   import Glibc
@@ -232,13 +233,19 @@ public final class RunLogWriter {
     self.path = path
     self.elapsed = elapsedSeconds
     self.step = resumeStep ?? 0
+    if let why = PathKind(of: path).refusal { throw .unreadable(path: path, reason: why) }
     if let resumeStep {
       try Self.keepHistory(from: source ?? path, into: path, upToStep: resumeStep)
-      fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+      fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
     } else {
-      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
     }
     guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+      close(fd)
+      throw .unreadable(path: path, reason: "not a regular file")
+    }
   }
 
   deinit { close(fd) }
@@ -260,11 +267,8 @@ public final class RunLogWriter {
       }
     }
     guard dropped || source != destination else { return }
-    let temporary = destination + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: temporary, contents: kept), rename(temporary, destination) == 0 else {
-      let reason = String(cString: strerror(errno))
-      unlink(temporary)
-      throw .unreadable(path: destination, reason: reason)
+    do { try AtomicFile.write([UInt8](kept), to: destination) } catch {
+      throw .unreadable(path: destination, reason: error.description)
     }
   }
 

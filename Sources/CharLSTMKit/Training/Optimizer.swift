@@ -118,3 +118,27 @@ public enum GradientClipping {
 #elseif canImport(Darwin)
   import Darwin
 #endif
+
+/// The first non-finite value (NaN or ±inf) of a flat tensor, or nil when all are finite.
+/// - Complexity: one pass; the common all-finite case is a vectorizable sum of `x·0`
+///   (NaN exactly when some x is not finite).
+func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
+  var probe: Float = 0
+  for v in x { probe += v * 0 }
+  guard probe.isNaN else { return nil }
+  return x.firstIndex { !$0.isFinite }
+}
+
+extension ModelConfig {
+  /// The name of the first tensor (in `slots` order) of the flat vector `x` [P] holding a
+  /// non-finite value, with the value's index inside it; nil when every value is finite.
+  func firstNonFiniteTensor(_ x: [Float], prefix: String = "") -> (name: String, index: Int)? {
+    x.withUnsafeBufferPointer { p in
+      guard firstNonFinite(p) != nil else { return nil }
+      for s in slots {
+        if let i = firstNonFinite(UnsafeBufferPointer(rebasing: p[s.range])) { return (prefix + s.name, i) }
+      }
+      return nil
+    }
+  }
+}

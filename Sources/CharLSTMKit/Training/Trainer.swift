@@ -78,6 +78,9 @@ public final class Trainer {
   private var dropoutGenerator: SeededGenerator
   /// Set from another thread or a signal handler to stop after the current step.
   public let stopFlag = StopFlag()
+  /// The step of the last checkpoint this run wrote or resumed from (nil: none yet): the file a
+  /// divergence names as the last good one.
+  private var lastSavedStep: Int?
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -112,10 +115,17 @@ public final class Trainer {
     guard let state = checkpoint.state, let optimizer = checkpoint.optimizer, let hidden = checkpoint.hidden else {
       throw .invalidOption(name: "--resume", value: checkpointPath ?? "", expected: "a checkpoint written during training (this one holds weights only)")
     }
+    guard config.steps >= state.step else {
+      throw .invalidOption(name: "--steps", value: "\(config.steps)", expected: "at least the checkpoint's step \(state.step) (the total to train to, not steps to add)")
+    }
+    guard config.batch == checkpoint.training?.batch ?? config.batch, config.seqLength == checkpoint.training?.seqLength ?? config.seqLength else {
+      throw .invalidOption(name: "batch × window", value: "\(config.batch) × \(config.seqLength)", expected: "the checkpoint's \(checkpoint.training?.batch ?? 0) × \(checkpoint.training?.seqLength ?? 0) (a resumed run keeps its data layout)")
+    }
     try self.init(
       model: checkpoint.makeModel(), config: config, tokenizer: checkpoint.tokenizer, training: training,
       validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
       hidden: hidden)
+    lastSavedStep = checkpointPath == nil ? nil : state.step
   }
 
   private init(
@@ -152,7 +162,9 @@ public final class Trainer {
   /// Runs until ``TrainingConfig/steps`` steps are done, patience runs out, or a stop is
   /// requested; then validates and writes the final checkpoint.
   /// - Throws: ``TrainingError/diverged(step:loss:norm:checkpoint:)`` on a non-finite loss or
-  ///   gradient (nothing is saved over the last good checkpoint), or a checkpoint write error.
+  ///   gradient, ``TrainingError/nonFiniteUpdate(step:tensor:checkpoint:)`` when an update makes
+  ///   a weight or moment non-finite, ``TrainingError/nonFiniteValidation(step:loss:checkpoint:)``
+  ///   (nothing is saved over the last good checkpoint in each case), or a checkpoint write error.
   @discardableResult
   public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> StopReason {
     var reason = StopReason.completed
@@ -179,13 +191,18 @@ public final class Trainer {
         return norm
       }
       guard loss.isFinite, norm.isFinite else {
-        throw TrainingError.diverged(step: state.step + 1, loss: loss, norm: norm, checkpoint: existingCheckpoint())
+        throw TrainingError.diverged(step: state.step + 1, loss: loss, norm: norm, checkpoint: lastGoodCheckpoint())
       }
       let lr = config.learningRate(atStep: state.step + 1)
       model.parameters.withUnsafeMutableBufferPointer { p in
         model.gradients.withUnsafeBufferPointer { g in
           optimizer.update(params: p, grads: g, lr: lr, momentum: config.momentum)
         }
+      }
+      // A finite gradient can still make a weight or a moment overflow (a huge --lr): never go
+      // on from, or save, a non-finite model.
+      if let bad = nonFiniteTensor() {
+        throw TrainingError.nonFiniteUpdate(step: state.step + 1, tensor: bad, checkpoint: lastGoodCheckpoint())
       }
       state.step += 1
       let seconds = Self.now() - t0
@@ -241,6 +258,7 @@ public final class Trainer {
   private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
     guard validation.count >= 2 else { return false }
     let (loss, _) = Evaluation.meanLoss(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength)
+    guard loss.isFinite else { throw TrainingError.nonFiniteValidation(step: state.step, loss: loss, checkpoint: lastGoodCheckpoint()) }
     state.lastValidationLoss = loss
     let improved = loss < (state.bestValidationLoss ?? .infinity)
     if improved {
@@ -279,12 +297,22 @@ public final class Trainer {
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {
     guard let path = checkpointPath else { return }
     try checkpoint().write(to: path)
+    lastSavedStep = state.step
     onEvent(.checkpoint(path: path, step: state.step, best: false))
   }
 
-  private func existingCheckpoint() -> String? {
-    guard let path = checkpointPath, access(path, F_OK) == 0 else { return nil }
+  /// The checkpoint this run last wrote (or resumed from), when it is still there.
+  private func lastGoodCheckpoint() -> String? {
+    guard lastSavedStep != nil, let path = checkpointPath, access(path, F_OK) == 0 else { return nil }
     return path
+  }
+
+  /// The first parameter or optimizer-moment tensor holding a non-finite value.
+  private func nonFiniteTensor() -> String? {
+    let m = model.config
+    return m.firstNonFiniteTensor(model.parameters)?.name
+      ?? m.firstNonFiniteTensor(optimizer.first, prefix: "optimizer.first.")?.name
+      ?? m.firstNonFiniteTensor(optimizer.second, prefix: "optimizer.second.")?.name
   }
 
   static func now() -> Double {

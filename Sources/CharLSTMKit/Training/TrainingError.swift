@@ -6,8 +6,12 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   case corpusTooShort(characters: Int, needed: Int, batch: Int, seqLength: Int)
   /// The loss or the gradient norm stopped being a finite number.
   case diverged(step: Int, loss: Double, norm: Double, checkpoint: String?)
-  /// An option that would change the model or the data was given with `--resume`.
-  case changedOnResume(option: String, checkpoint: String, value: String)
+  /// An update left a non-finite value (NaN or ±inf) in a parameter or optimizer moment
+  /// (`tensor`, e.g. `lstm.weight_hh_l0` or `optimizer.second.head.weight`); nothing was saved
+  /// from it.
+  case nonFiniteUpdate(step: Int, tensor: String, checkpoint: String?)
+  /// Validation gave a non-finite loss; nothing was saved from it.
+  case nonFiniteValidation(step: Int, loss: Double, checkpoint: String?)
   /// The corpus given on resume is not the one the checkpoint was trained on.
   case corpusChanged(path: String, checkpoint: String)
 
@@ -19,12 +23,19 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     case .corpusTooShort(let n, let needed, let b, let t):
       return "the training text has \(n) characters but one window of --batch \(b) × --seq \(t) needs at least \(needed); use a longer corpus or smaller --batch/--seq"
     case .diverged(let step, let loss, let norm, let ckpt):
-      let keep = ckpt.map { "; the last good checkpoint is \($0)" } ?? ""
-      return "training diverged at step \(step) (loss \(loss), gradient norm \(norm))\(keep); lower --lr or --clip and resume"
-    case .changedOnResume(let option, let ckpt, let value):
-      return "\(option) cannot change when resuming \(ckpt) (it was trained with \(value)); drop \(option) or start a new run with --out"
+      return "training diverged at step \(step) (loss \(loss), gradient norm \(norm))\(Self.recovery(ckpt))"
+    case .nonFiniteUpdate(let step, let tensor, let ckpt):
+      return "training diverged at step \(step): the update made \(tensor) non-finite (NaN or ±inf)\(Self.recovery(ckpt))"
+    case .nonFiniteValidation(let step, let loss, let ckpt):
+      return "training diverged at step \(step): the validation loss is \(loss)\(Self.recovery(ckpt))"
     case .corpusChanged(let path, let ckpt):
       return "\(path) is not the corpus \(ckpt) was trained on (its characters differ); pass the original corpus, or start a new run"
     }
+  }
+
+  /// What to do after a divergence: resume the last good checkpoint, or start again.
+  private static func recovery(_ checkpoint: String?) -> String {
+    guard let checkpoint else { return "; no checkpoint was written: lower --lr or --clip and start again" }
+    return "; the last good checkpoint is \(checkpoint): lower --lr or --clip and resume it"
   }
 }

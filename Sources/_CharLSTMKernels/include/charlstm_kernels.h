@@ -26,14 +26,18 @@ extern "C" {
 enum { CLK_ISA_AUTO = -1, CLK_ISA_PORTABLE = 0, CLK_ISA_AVX2 = 1, CLK_ISA_AVX512 = 2 };
 /* 1 when this process can run `isa` (PORTABLE always). */
 int clk_isa_supported(int isa);
-/* Forces an ISA (CLK_ISA_AUTO = best supported, honouring CHARLSTM_KERNELS). An unsupported
+/* Sets the process default ISA (CLK_ISA_AUTO = best supported, honouring CHARLSTM_KERNELS). An unsupported
  * request falls back to the best supported ISA below it. Returns the ISA now in use. */
 int clk_force_isa(int isa);
-/* The ISA in use (CLK_ISA_*). */
+/* Sets the ISA of calls made from the calling thread only (CLK_ISA_AUTO = best supported;
+ * clamped like clk_force_isa; CLK_ISA_THREAD_DEFAULT clears it, back to the process default).
+ * Returns the previous per-thread value, to restore it. */
+enum { CLK_ISA_THREAD_DEFAULT = -2 };
+int clk_set_thread_isa(int isa);
+/* The ISA in use by calls from this thread (CLK_ISA_*). */
 int clk_current_isa(void);
 /* "avx512", "avx2" or "portable". */
 const char *clk_isa_name(void);
-int clk_kernels_version(void);
 /* FMA throughput of the current ISA measured on the calling thread for about `seconds` of CPU
  * time, in GFLOP per thread CPU-second (for benchmark logs). */
 double clk_fma_peak_gflops(double seconds);
