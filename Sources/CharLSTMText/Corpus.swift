@@ -115,10 +115,15 @@ public enum CorpusLoader {
     }
     var names: [String] = []
     while let entry = readdir(dir) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+      let raw = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        Array(raw.prefix { $0 != 0 })
       }
-      if name.hasPrefix(".") { continue }  // ., .., hidden files and folders (.git, .build)
+      if raw.first == UInt8(ascii: ".") { continue }  // ., .., hidden files and folders (.git, .build)
+      guard let name = String(validating: raw, as: UTF8.self) else {
+        closedir(dir)
+        let shown = raw.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
+        throw .fileNameNotUTF8(directory: directory, name: shown)
+      }
       names.append(name)
     }
     closedir(dir)

@@ -19,6 +19,9 @@ public enum TextError: Error, Equatable, CustomStringConvertible, Sendable {
   case icu(operation: String, code: String)
   /// An option value is out of range.
   case invalidOption(name: String, value: String, expected: String)
+  /// A file in a directory corpus has a name that is not valid UTF-8 (shown with the bad bytes
+  /// escaped), so it cannot be named reliably: it is neither read nor silently skipped.
+  case fileNameNotUTF8(directory: String, name: String)
 
   /// One line naming the file (and byte offset) and what to do.
   public var description: String {
@@ -26,6 +29,9 @@ public enum TextError: Error, Equatable, CustomStringConvertible, Sendable {
     case .notFound(let path):
       return "\(path): no such file or directory; check the path (a corpus is a text file or a directory of them)"
     case .unreadable(let path, let reason):
+      if reason.contains("not a regular file") {
+        return "\(path): cannot read it as text (\(reason): a FIFO, socket or device); give a text file or a directory of them"
+      }
       return "\(path): cannot read (\(reason)); check its permissions"
     case .invalidUTF8(let path, let offset):
       return "\(path): invalid UTF-8 at byte offset \(offset); convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) or exclude it with --include"
@@ -44,6 +50,8 @@ public enum TextError: Error, Equatable, CustomStringConvertible, Sendable {
       return "ICU failed in \(operation) (\(code)); this is a bug, please report it with the input"
     case .invalidOption(let name, let value, let expected):
       return "\(name) \(value) is invalid: expected \(expected)"
+    case .fileNameNotUTF8(let dir, let name):
+      return "\(dir): the file name \(name) is not valid UTF-8; rename it (e.g. convmv -f latin1 -t utf8) or move it out of the corpus"
     }
   }
 

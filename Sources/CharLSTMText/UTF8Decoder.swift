@@ -35,7 +35,9 @@ enum UTF8Decoder {
       default: throw InvalidOffset(offset: i)
       }
       for k in 1...need {
-        guard i + k < n else { throw InvalidOffset(offset: i + k) }
+        // Cut off by the end of the input: the sequence starting at i is incomplete (the end
+        // itself is no byte to point at).
+        guard i + k < n else { throw InvalidOffset(offset: i) }
         let b = bytes[i + k]
         if k == 1 {
           guard b >= lower && b <= upper else { throw InvalidOffset(offset: i + k) }

@@ -21,6 +21,16 @@ struct CharLSTMCommand: ParsableCommand {
   /// the command's usage and exits 64 (ArgumentParser); anything that fails while the command
   /// runs (a missing file, a bad checkpoint, a full disk) prints one line and exits 1.
   static func main() {
+    // Arguments that are not UTF-8 (a Latin-1 file name) reach Swift repaired with U+FFFD, so
+    // the path would be "missing": say what is wrong instead.
+    for i in 1..<Int(CommandLine.argc) {
+      guard let arg = CommandLine.unsafeArgv[i] else { continue }
+      let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(arg).assumingMemoryBound(to: UInt8.self), count: strlen(arg))
+      if String(validating: bytes, as: UTF8.self) == nil {
+        FileHandle.standardError.write(Data("charlstm: error: argument \(i) is not valid UTF-8 (\(String(decoding: bytes, as: UTF8.self))); charlstm reads UTF-8 paths and text: rename the file (e.g. convmv -f latin1 -t utf8)\n".utf8))
+        Foundation.exit(64)
+      }
+    }
     var command: ParsableCommand
     do { command = try parseAsRoot() } catch { exit(withError: error) }
     do {

@@ -6,7 +6,8 @@ import Testing
     // (bytes, offset of the first bad byte)
     ([0xFF, 0x61, 0x62], 0),  // invalid at the start
     ([0x61, 0x62, 0xC3, 0x28, 0x63], 3),  // bad continuation in the middle
-    ([0x61, 0x62, 0xE2, 0x82], 4),  // truncated sequence at the end
+    ([0x61, 0x62, 0xE2, 0x82], 2),  // truncated sequence at the end: where it starts, not past the end
+    ([0xF0, 0x9F, 0x98], 0),  // a 4-byte sequence cut after 3
     ([0x61, 0xC0, 0xAF], 1),  // overlong "/"
     ([0x61, 0xED, 0xA0, 0x80], 2),  // UTF-16 surrogate encoded in UTF-8
     ([0xF4, 0x90, 0x80, 0x80], 1),  // above U+10FFFF
@@ -129,8 +130,9 @@ import Testing
     #expect(throws: TextError.unknownCharacters(["c", "z"])) { try corpus.tokenizer.encode("acz") }
     #expect(try corpus.tokenizer.encode("acz", unknown: .drop) == [1])
     #expect(try corpus.tokenizer.encode("acz", unknown: .mapToUnknown) == [1, 0, 0])
-    // The literal U+FFFD is not matched by the unknown slot.
-    #expect(throws: TextError.unknownCharacters(["\u{FFFD}"])) { try corpus.tokenizer.encode("\u{FFFD}") }
+    // The literal U+FFFD is the unknown symbol's own text: it encodes to it (and decodes back).
+    #expect(try corpus.tokenizer.encode("a\u{FFFD}") == [1, 0])
+    #expect(corpus.tokenizer.decode(try corpus.tokenizer.encode("a\u{FFFD}")) == "a\u{FFFD}")
   }
 
   @Test func largeVocabulariesBeyond65536Symbols() throws {
