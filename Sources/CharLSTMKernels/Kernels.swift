@@ -12,6 +12,34 @@ public enum Kernels {
     public var isSupported: Bool { clk_isa_supported(rawValue) != 0 }
   }
 
+  /// The numerics of matrix products.
+  public enum Precision: String, Sendable, CaseIterable, Codable {
+    /// fp32 operands and accumulation.
+    case fp32
+    /// bfloat16 operands (rounded to nearest even), fp32 accumulation: the mixed-precision
+    /// recipe. Weights, gradients, moments, cell state and all pointwise math stay fp32.
+    case bf16
+  }
+
+  /// The precision of matrix products made from this thread.
+  public static var precision: Precision { clk_current_precision() == 1 ? .bf16 : .fp32 }
+
+  /// Runs `body` with every matrix product it makes from this thread in `precision` (the pool
+  /// workers follow); other threads are not affected. Nested scopes restore the outer one.
+  public static func withPrecision<R, E: Error>(_ precision: Precision, _ body: () throws(E) -> R) throws(E) -> R {
+    let previous = clk_set_thread_precision(precision == .bf16 ? 1 : 0)
+    defer { clk_set_thread_precision(previous) }
+    return try body()
+  }
+
+  /// The precision `auto` chooses: bf16 where this build has a bf16 matrix-unit kernel for the
+  /// CPU that is faster than fp32 and proven to train as well, else fp32. No such kernel is built
+  /// yet (AMX and AVX512-BF16 kernels are not written), so this is fp32.
+  public static var fastestProvenPrecision: Precision { .fp32 }
+
+  /// `x` rounded to the nearest bfloat16 (ties to even), as a Float.
+  public static func roundedToBF16(_ x: Float) -> Float { clk_round_bf16(x) }
+
   /// Threads used by big kernel calls (the caller included). Results do not depend on it.
   public static var threads: Int { Int(clk_get_threads()) }
 

@@ -68,6 +68,18 @@ int clk_set_thread_isa(int isa) {
   return prev;
 }
 
+/* The numerics of matrix products made from this thread: CLK_PREC_FP32 (default) or
+ * CLK_PREC_BF16 (operands rounded to bfloat16, fp32 accumulation). Per thread, like the ISA. */
+static _Thread_local int tl_precision = CLK_PREC_FP32;
+
+int clk_set_thread_precision(int precision) {
+  int prev = tl_precision;
+  tl_precision = precision == CLK_PREC_BF16 ? CLK_PREC_BF16 : CLK_PREC_FP32;
+  return prev;
+}
+
+int clk_current_precision(void) { return tl_precision; }
+
 int clk_current_isa(void) {
   if (tl_isa != -2) return tl_isa;
   int v = atomic_load_explicit(&g_isa, memory_order_relaxed);

@@ -16,9 +16,30 @@ typedef struct {
 
 static long npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
 
-/* Packs panels [p0, p1) of op(B) into dst (panel stride k*CLK_NR). */
+/* bf16 numerics: x rounded to the nearest bfloat16 (ties to even), kept in a float (low 16 bits
+ * zero). NaN stays NaN (quiet), ±inf stays. A product of two such values is exact in fp32, so a
+ * GEMM over rounded operands with fp32 accumulation computes what a bf16×bf16→fp32 unit does. */
+static inline float round_bf16(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x00400000u; /* NaN: keep it quiet and a NaN */
+  else u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+float clk_round_bf16(float x) { return round_bf16(x); }
+
+/* Rounds n floats in place to bf16 values. */
+static void round_bf16_run(float *x, long n) {
+  for (long i = 0; i < n; i++) x[i] = round_bf16(x[i]);
+}
+
+/* Packs panels [p0, p1) of op(B) into dst (panel stride k*CLK_NR), rounding to bf16 when
+ * `bf16`. */
 static void pack_b_panels(int transB, long k, long n, const float *b, long ldb, float *dst,
-                          long p0, long p1) {
+                          long p0, long p1, int bf16) {
   for (long p = p0; p < p1; p++) {
     long j0 = p * CLK_NR, w = n - j0 < CLK_NR ? n - j0 : CLK_NR;
     float *d = dst + p * k * CLK_NR;
@@ -46,6 +67,7 @@ static void pack_b_panels(int transB, long k, long n, const float *b, long ldb, 
         }
       }
     }
+    if (bf16) round_bf16_run(d, k * CLK_NR);
   }
 }
 
@@ -55,18 +77,20 @@ typedef struct {
   const float *b;
   float *dst;
   long per_task;
+  int bf16;
 } pack_job;
 
 static void pack_task(void *vctx, long t) {
   pack_job *J = vctx;
   long np = npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task;
   if (p1 > np) p1 = np;
-  pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1);
+  pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1, J->bf16);
 }
 
-static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb, float *dst) {
+static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb, float *dst,
+                            int bf16) {
   long np = npanels(n);
-  pack_job J = {transB, k, n, ldb, b, dst, 4};
+  pack_job J = {transB, k, n, ldb, b, dst, 4, bf16};
   long ntasks = (np + J.per_task - 1) / J.per_task;
   clk_parallel_for(ntasks, (double)k * n * 8, pack_task, &J);
 }
@@ -88,7 +112,7 @@ void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *pack
   float *data = packed_data(packed);
   h.data_offset = (uint32_t)((char *)data - (char *)packed);
   memcpy(packed, &h, sizeof h);
-  if (k > 0 && n > 0) pack_b_parallel(transB, k, n, b, ldb, data);
+  if (k > 0 && n > 0) pack_b_parallel(transB, k, n, b, ldb, data, clk_current_precision() == CLK_PREC_BF16);
 }
 
 /* ---- compute ---------------------------------------------------------------------------- */
@@ -96,6 +120,7 @@ void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *pack
 typedef struct {
   const clk_isa_ops *ops;
   int transA;
+  int bf16; /* round A to bf16 while packing it */
   long m, n, k, lda, ldc;
   float alpha, beta;
   const float *a;
@@ -115,6 +140,7 @@ static int row_blocks(long mc, int mrmax, int *heights) {
 
 static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const int *hs,
                    int nb, float *dst) {
+  float *const start = dst;
   if (!J->transA) {
     long row = i0;
     for (int bi = 0; bi < nb; bi++) {
@@ -153,6 +179,7 @@ static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const 
       }
     }
   }
+  if (J->bf16) round_bf16_run(start, mc * kc);
 }
 
 static void gemm_task(void *vctx, long t) {
@@ -165,8 +192,9 @@ static void gemm_task(void *vctx, long t) {
   int nb = row_blocks(mc, ops->mrmax, hs);
   long kmax = J->k < CLK_KC ? J->k : CLK_KC;
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
-  /* Row-major A is read in place when the ISA has kernels for it (no packing copy). */
-  const int in_place = !J->transA && ops->ukr_rm[1] != NULL;
+  /* Row-major A is read in place when the ISA has kernels for it (no packing copy); bf16
+   * numerics always pack it, rounding as they go. */
+  const int in_place = !J->transA && !J->bf16 && ops->ukr_rm[1] != NULL;
   for (long p0 = 0; p0 < J->k; p0 += CLK_KC) {
     long kc = J->k - p0 < CLK_KC ? J->k - p0 : CLK_KC;
     if (!in_place) pack_a(J, i0, mc, p0, kc, hs, nb, abuf);
@@ -216,7 +244,8 @@ static void scale_c(long m, long n, float beta, float *c, long ldc) {
 
 static void run_gemm(int transA, long m, long n, long k, float alpha, const float *a, long lda,
                      const float *bp, float beta, float *c, long ldc) {
-  gemm_job J = {clk_ops(), transA, m, n, k, lda, ldc, alpha, beta, a, bp, c, 0, 0};
+  const int bf16 = clk_current_precision() == CLK_PREC_BF16;
+  gemm_job J = {clk_ops(), transA, bf16, m, n, k, lda, ldc, alpha, beta, a, bp, c, 0, 0};
   J.n_ic = (m + J.ops->mc - 1) / J.ops->mc;
   /* Many row blocks: one task per row block over all columns, so each A block is packed
    * once. Few row blocks (small m, e.g. the recurrent product): split the columns too.
@@ -225,7 +254,7 @@ static void run_gemm(int transA, long m, long n, long k, float alpha, const floa
   /* A read in place (no per-task packing): few row blocks are cheap to split into ~4 column
    * tiles of whole panels, so the recurrent products (m = B) give every thread work. Each C
    * element is still computed by the same kernel in the same order: bit-identical. */
-  if (J.n_ic < 8 && !transA && J.ops->ukr_rm[1] != NULL) {
+  if (J.n_ic < 8 && !transA && !bf16 && J.ops->ukr_rm[1] != NULL) {
     long per = (n + 3) / 4;
     per = (per + CLK_NR - 1) / CLK_NR * CLK_NR;
     if (per < J.nc) J.nc = per;
@@ -239,7 +268,7 @@ void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, cons
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return; }
   float *bp = clk_scratch(1, (size_t)k * npanels(n) * CLK_NR);
-  pack_b_parallel(transB, k, n, b, ldb, bp);
+  pack_b_parallel(transB, k, n, b, ldb, bp, clk_current_precision() == CLK_PREC_BF16);
   run_gemm(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc);
 }
 

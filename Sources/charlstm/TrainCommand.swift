@@ -69,6 +69,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Print a generated sample every N steps (default 0 = never).") var sampleEvery: Int?
   @Option(help: "Seed for initialization, batching and dropout (default 1).") var seed: UInt64?
   @OptionGroup var threads: ThreadOptions
+  @OptionGroup var numerics: PrecisionOptions
   @Option(help: "When standard error is not a terminal, print a progress line every N steps; on a terminal one line is redrawn in place instead.") var logEvery: Int = 100
   @Flag(help: "Print no progress: only errors and the final sample (the log file is still written).") var quiet = false
   @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
@@ -85,7 +86,7 @@ struct TrainCommand: ParsableCommand {
         ("--optimizer", optimizer != nil), ("--val-fraction", valFraction != nil), ("--seed", seed != nil),
         ("--normalize", text.normalize != .nfc), ("--lowercase", text.lowercase), ("--min-count", text.minCount != 1),
         ("--schedule", schedule != nil), ("--warmup", warmup != nil), ("--decay-every", decayEvery != nil),
-        ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil),
+        ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil), ("--precision", numerics.precision != nil),
       ]
       if let (name, _) = fixed.first(where: { $0.1 }) {
         throw ValidationError("\(name) cannot change when resuming (the checkpoint fixes the model, data and schedule); drop it, or start a new run without --resume")
@@ -105,7 +106,7 @@ struct TrainCommand: ParsableCommand {
     if !quiet {
       let m = trainer.model.config
       let c = trainer.config
-      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(Kernels.threads) threads (\(Kernels.isaName)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(Kernels.threads) threads (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     defer { withExtendedLifetime(lock) {} }
@@ -181,6 +182,7 @@ struct TrainCommand: ParsableCommand {
     if let sampleEvery { c.sampleEvery = sampleEvery }
     if let seed { c.seed = seed }
     if let forgetBias { c.forgetBias = forgetBias }
+    if let p = numerics.precision { c.precision = p.resolved }
     return c
   }
 
@@ -198,6 +200,7 @@ struct TrainCommand: ParsableCommand {
     let loaded = try CorpusLoader.load(path: path, options: text.options, include: include, excluding: excludedFromCorpus(files)) { done, _ in reading.update(done: done) }
     reading.finish()
     var config = trainingConfig(base: TrainingConfig())
+    if config.precision == nil { config.precision = PrecisionChoice.auto.resolved }
     if let epochs {
       let trainChars = Int(Double(loaded.tokens.count) * (1 - config.validationFraction))
       config.steps = max(1, epochs * ((trainChars - 1) / config.batch / config.seqLength))

@@ -5,10 +5,11 @@ import Testing
 @Suite(.serialized) struct TrainerTests {
   init() { Kernels.setThreads(1) }
 
-  private func makeTrainer(steps: Int, dropout: Double = 0, path: String? = nil, optimizer: OptimizerKind = .adam) throws -> (Trainer, Tokenizer, [Int32]) {
+  private func makeTrainer(steps: Int, dropout: Double = 0, path: String? = nil, optimizer: OptimizerKind = .adam, precision: Kernels.Precision? = nil) throws -> (Trainer, Tokenizer, [Int32]) {
     let (tok, ids) = try smallCorpus()
     var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
     t.optimizer = optimizer
+    t.precision = precision
     t.learningRate = optimizer == .sgd ? 0.5 : 1e-2
     let cut = ids.count - ids.count / 10
     let trainer = try Trainer(
@@ -33,15 +34,16 @@ import Testing
     #expect(vals.last! < vals.first!, "validation loss did not fall: \(vals)")
   }
 
-  @Test func exactResumeIsBitIdentical() throws {
+  @Test(arguments: [Kernels.Precision.fp32, .bf16])
+  func exactResumeIsBitIdentical(precision: Kernels.Precision) throws {
     let dir = TempDir()
     defer { dir.cleanup() }
     // 40 steps in one go (dropout on, so the dropout generator must be restored exactly).
-    let (whole, _, ids) = try makeTrainer(steps: 40, dropout: 0.3)
+    let (whole, _, ids) = try makeTrainer(steps: 40, dropout: 0.3, precision: precision)
     try whole.run()
     // 20 steps, checkpoint, load, resume to 40.
     let path = dir.file("run.safetensors")
-    let (first, _, _) = try makeTrainer(steps: 20, dropout: 0.3, path: path)
+    let (first, _, _) = try makeTrainer(steps: 20, dropout: 0.3, path: path, precision: precision)
     try first.run()
     let ckpt = try Checkpoint.load(from: path)
     #expect(ckpt.state?.step == 20)
@@ -58,6 +60,35 @@ import Testing
     #expect(firstBitDifference(whole.hidden.h, resumed.hidden.h) == nil)
     #expect(whole.state.step == 40 && resumed.state.step == 40)
     #expect(whole.state.bestValidationLoss == resumed.state.bestValidationLoss)
+    #expect(resumed.precision == precision, "the checkpoint keeps the run's precision")
+    var other = config
+    other.precision = precision == .bf16 ? .fp32 : .bf16
+    #expect(throws: TrainingError.self, "resuming in another precision is refused") {
+      try Trainer(resuming: ckpt, config: other, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    }
+  }
+
+  /// bf16 products train like fp32 ones: the same seed's loss curve stays close (the
+  /// differences are rounding, not a different model), the weights really differ (the bf16
+  /// path ran), and bf16 results do not depend on the thread count.
+  @Test func bf16TrainsLikeFP32AndIsThreadCountIndependent() throws {
+    let threads = Kernels.threads
+    defer { Kernels.setThreads(threads) }
+    func curve(_ p: Kernels.Precision, threads: Int) throws -> ([Double], [Float]) {
+      Kernels.setThreads(threads)
+      let (t, _, _) = try makeTrainer(steps: 120, precision: p)
+      var losses: [Double] = []
+      try t.run { if case .step(let r) = $0 { losses.append(r.loss) } }
+      return (losses, t.model.parameters)
+    }
+    let (fp32, w32) = try curve(.fp32, threads: 1)
+    let (bf16, w16) = try curve(.bf16, threads: 1)
+    let (_, w16t2) = try curve(.bf16, threads: 2)
+    #expect(firstBitDifference(w16, w16t2) == nil, "bf16 with 1 and 2 threads")
+    #expect(firstBitDifference(w32, w16) != nil, "the bf16 run must differ from fp32 somewhere")
+    let tail = { (x: [Double]) in x.suffix(20).reduce(0, +) / 20 }
+    #expect(tail(bf16) < fp32[0] - 1, "bf16 learns: \(fp32[0]) → \(tail(bf16))")
+    #expect(abs(tail(bf16) - tail(fp32)) < 0.05, "last 20 steps: bf16 \(tail(bf16)) vs fp32 \(tail(fp32))")
   }
 
   @Test func sameSeedSameRun() throws {

@@ -69,6 +69,8 @@ public final class Trainer {
   public let corpus: CorpusInfo?
   /// Where checkpoints go (nil: nowhere), and the best-validation copy beside it.
   public let checkpointPath: String?
+  /// The numerics of the run's matrix products (``TrainingConfig/precision``, fp32 when unset).
+  public var precision: Kernels.Precision { config.precision ?? .fp32 }
   /// Where the best-validation checkpoint goes (nil when checkpoints are off).
   public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
 
@@ -114,6 +116,9 @@ public final class Trainer {
   ) throws(TrainingError) {
     guard let state = checkpoint.state, let optimizer = checkpoint.optimizer, let hidden = checkpoint.hidden else {
       throw .invalidOption(name: "--resume", value: checkpointPath ?? "", expected: "a checkpoint written during training (this one holds weights only)")
+    }
+    guard (config.precision ?? .fp32) == (checkpoint.training?.precision ?? .fp32) else {
+      throw .invalidOption(name: "precision", value: (config.precision ?? .fp32).rawValue, expected: "the checkpoint's \((checkpoint.training?.precision ?? .fp32).rawValue) (a resumed run keeps its numerics, so it continues bit for bit)")
     }
     guard config.steps >= state.step else {
       throw .invalidOption(name: "--steps", value: "\(config.steps)", expected: "at least the checkpoint's step \(state.step) (the total to train to, not steps to add)")
@@ -178,11 +183,13 @@ public final class Trainer {
       let t0 = Self.now()
       nextWindow()
       model.zeroGradients()
-      let loss = inputs.withUnsafeBufferPointer { x in
-        targets.withUnsafeBufferPointer { y in
-          model.trainWindow(
-            inputs: x, targets: y, batch: config.batch, steps: config.seqLength, state: &hidden,
-            dropoutGenerator: &dropoutGenerator)
+      let loss = Kernels.withPrecision(precision) {
+        inputs.withUnsafeBufferPointer { x in
+          targets.withUnsafeBufferPointer { y in
+            model.trainWindow(
+              inputs: x, targets: y, batch: config.batch, steps: config.seqLength, state: &hidden,
+              dropoutGenerator: &dropoutGenerator)
+          }
         }
       }
       let norm = model.gradients.withUnsafeMutableBufferPointer { g in
@@ -257,7 +264,9 @@ public final class Trainer {
   /// - Returns: true when patience has run out.
   private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
     guard validation.count >= 2 else { return false }
-    let (loss, _) = Evaluation.meanLoss(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength)
+    let (loss, _) = Kernels.withPrecision(precision) {
+      Evaluation.meanLoss(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength)
+    }
     guard loss.isFinite else { throw TrainingError.nonFiniteValidation(step: state.step, loss: loss, checkpoint: lastGoodCheckpoint()) }
     state.lastValidationLoss = loss
     let improved = loss < (state.bestValidationLoss ?? .infinity)

@@ -62,6 +62,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// Only a new run reads it; a checkpoint records it.
   public var forgetBias: Double? = nil
 
+  /// The numerics of the run's matrix products (nil: fp32, as every checkpoint written before
+  /// this option). Recorded in the checkpoint and the run log; a resumed run keeps it, so exact
+  /// resume holds per precision.
+  public var precision: Kernels.Precision? = nil
+
   /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
 

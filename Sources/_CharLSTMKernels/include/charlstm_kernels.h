@@ -42,6 +42,18 @@ const char *clk_isa_name(void);
  * time, in GFLOP per thread CPU-second (for benchmark logs). */
 double clk_fma_peak_gflops(double seconds);
 
+/* ---- precision of matrix products ---------------------------------------------------------- */
+/* CLK_PREC_BF16: every GEMM made from the calling thread rounds both operands to bfloat16
+ * (round to nearest even) and accumulates in fp32: the numerics of bf16 matrix units (AMX
+ * TDPBF16PS, AVX512-BF16 VDPBF16PS), run here on the fp32 FMA kernels of the current ISA.
+ * Pointwise kernels are unaffected (fp32). A matrix packed by clk_pack_b under BF16 holds
+ * rounded values. Per thread; returns the previous setting. */
+enum { CLK_PREC_FP32 = 0, CLK_PREC_BF16 = 1 };
+int clk_set_thread_precision(int precision);
+int clk_current_precision(void);
+/* x rounded to the nearest bfloat16 (ties to even), as a float. */
+float clk_round_bf16(float x);
+
 /* ---- threads ------------------------------------------------------------------------------ */
 /* Sets the number of threads used by big calls (caller included); n < 1 means online cores. */
 void clk_set_threads(int n);

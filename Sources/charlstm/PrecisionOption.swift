@@ -1,0 +1,28 @@
+import ArgumentParser
+import CharLSTMKit
+
+/// `--precision fp32|bf16|auto`, shared by the commands that run the model.
+///
+/// `auto` takes the fastest path this CPU has whose quality is proven (README, Speed): bf16
+/// only where a bf16 matrix unit kernel exists for the CPU. This build has none yet (neither the
+/// AMX nor the AVX512-BF16 kernels are written: no machine it was developed on had them), so
+/// `auto` is fp32 everywhere. `bf16` runs the bf16 numerics (operands rounded to bfloat16, fp32
+/// accumulation) on the fp32 FMA kernels: the same results a bf16 unit gives up to summation
+/// order, for checking a recipe's quality in bf16; it is not faster.
+enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
+  case fp32, bf16, auto
+
+  /// The precision this choice stands for on this machine.
+  var resolved: Kernels.Precision {
+    switch self {
+    case .fp32: return .fp32
+    case .bf16: return .bf16
+    case .auto: return Kernels.fastestProvenPrecision
+    }
+  }
+}
+
+struct PrecisionOptions: ParsableArguments {
+  @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (the fastest proven path of this CPU: fp32 in this build). Default auto.")
+  var precision: PrecisionChoice?
+}
