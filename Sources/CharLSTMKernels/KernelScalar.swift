@@ -75,6 +75,21 @@ where Self.RawSignificand: FixedWidthInteger {
   static func gemmPacked(
     m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
     packed: UnsafeRawPointer, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+  /// Bytes needed to hold a k×n right-hand matrix with its values rounded to bfloat16.
+  static func packedBF16ByteCount(k: Int, n: Int) -> Int
+
+  /// Packs `op(B)` like ``pack(transB:k:n:b:ldb:into:)`` but rounds every value to bfloat16
+  /// (nearest even): the weight format of bf16 generation, half the bytes per weight.
+  static func packBF16(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Self>, ldb: Int,
+    into packed: UnsafeMutableRawPointer)
+
+  /// `C[m×n] = alpha·A·P + beta·C` with `P` made by ``packBF16(transB:k:n:b:ldb:into:)``; A and
+  /// the accumulation keep full precision.
+  static func gemmPackedBF16(
+    m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    packed: UnsafeRawPointer, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 }
 
 extension KernelScalar {
@@ -167,6 +182,26 @@ extension Double: KernelScalar {
     referenceGemmPacked(
       m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
   }
+
+  public static func packedBF16ByteCount(k: Int, n: Int) -> Int { referencePackedByteCount(k: k, n: n) }
+
+  /// Reference: the values rounded to bfloat16 (through Float), stored densely as Double.
+  public static func packBF16(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Double>, ldb: Int,
+    into packed: UnsafeMutableRawPointer
+  ) {
+    referencePack(transB: transB, k: k, n: n, b: b, ldb: ldb, into: packed)
+    let p = packed.assumingMemoryBound(to: Double.self)
+    for i in 0..<(k * n) { p[i] = Double(Kernels.roundedToBF16(Float(p[i]))) }
+  }
+
+  public static func gemmPackedBF16(
+    m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+    packed: UnsafeRawPointer, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    referenceGemmPacked(
+      m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc)
+  }
 }
 
 // Float: the production type, on the C kernels of `_CharLSTMKernels` (run-time ISA dispatch,
@@ -229,5 +264,24 @@ extension Float: KernelScalar {
   ) {
     let status = clk_sgemm_packed(m, n, k, alpha, a, lda, packed, beta, c, ldc)
     precondition(status == 0, "gemmPacked: packed matrix was not made by pack(k: \(k), n: \(n))")
+  }
+
+  public static func packedBF16ByteCount(k: Int, n: Int) -> Int {
+    Int(clk_packed_bf16_bytes(k, n))
+  }
+
+  public static func packBF16(
+    transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
+    into packed: UnsafeMutableRawPointer
+  ) {
+    clk_pack_b_bf16(transB ? 1 : 0, k, n, b, ldb, packed)
+  }
+
+  public static func gemmPackedBF16(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    packed: UnsafeRawPointer, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    let status = clk_sgemm_packed_bf16(m, n, k, alpha, a, lda, packed, beta, c, ldc)
+    precondition(status == 0, "gemmPackedBF16: packed matrix was not made by packBF16(k: \(k), n: \(n))")
   }
 }

@@ -11,6 +11,9 @@ public final class InferenceSession<S: KernelScalar> {
   public let config: ModelConfig
   /// B, the number of streams stepped together.
   public let batch: Int
+  /// How the weights are held: fp32, or bf16 (rounded once, half the bytes read per step; the
+  /// activations, cell state and accumulation stay fp32).
+  public let weights: Kernels.Precision
   /// Embedding table copy [V, E].
   private let embedding: [S]
   /// Per layer: W_ihᵀ packed (k = in, n = G), W_hhᵀ packed (k = H, n = G), b_ih + b_hh [G].
@@ -27,12 +30,18 @@ public final class InferenceSession<S: KernelScalar> {
   private var tanhC: [S]
   private var hNew: [S]
 
-  /// Packs `model`'s current weights for stepping `batch` streams.
-  public init(model: CharModel<S>, batch: Int) {
+  /// Packs `model`'s current weights for stepping `batch` streams, in `weights` precision.
+  public init(model: CharModel<S>, batch: Int, weights: Kernels.Precision = .fp32) {
     precondition(batch >= 1, "batch must be ≥ 1")
     let c = model.config
     config = c
     self.batch = batch
+    self.weights = weights
+    let bf16 = weights == .bf16
+    func bytes(_ k: Int, _ n: Int) -> Int { bf16 ? S.packedBF16ByteCount(k: k, n: n) : S.packedByteCount(k: k, n: n) }
+    func pack(_ k: Int, _ n: Int, _ b: UnsafePointer<S>, _ ldb: Int, _ into: UnsafeMutableRawPointer) {
+      if bf16 { S.packBF16(transB: true, k: k, n: n, b: b, ldb: ldb, into: into) } else { S.pack(transB: true, k: k, n: n, b: b, ldb: ldb, into: into) }
+    }
     let H = c.hiddenSize
     let G = 4 * H
     let p = model.parameters
@@ -47,10 +56,10 @@ public final class InferenceSession<S: KernelScalar> {
     p.withUnsafeBufferPointer { w in
       for l in 0..<c.layers {
         let inSize = l == 0 ? c.embedSize : H
-        let wi = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: inSize, n: G), alignment: 64)
-        S.pack(transB: true, k: inSize, n: G, b: w.baseAddress! + slot("lstm.weight_ih_l\(l)").offset, ldb: inSize, into: wi)
-        let wh = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: H, n: G), alignment: 64)
-        S.pack(transB: true, k: H, n: G, b: w.baseAddress! + slot("lstm.weight_hh_l\(l)").offset, ldb: H, into: wh)
+        let wi = UnsafeMutableRawPointer.allocate(byteCount: bytes(inSize, G), alignment: 64)
+        pack(inSize, G, w.baseAddress! + slot("lstm.weight_ih_l\(l)").offset, inSize, wi)
+        let wh = UnsafeMutableRawPointer.allocate(byteCount: bytes(H, G), alignment: 64)
+        pack(H, G, w.baseAddress! + slot("lstm.weight_hh_l\(l)").offset, H, wh)
         inputs.append(wi)
         recurrent.append(wh)
         let bi = slot("lstm.bias_ih_l\(l)").offset
@@ -62,9 +71,9 @@ public final class InferenceSession<S: KernelScalar> {
     packedRecurrent = recurrent
     biasSums = sums
     let V = c.vocabSize
-    let head = UnsafeMutableRawPointer.allocate(byteCount: S.packedByteCount(k: H, n: V), alignment: 64)
+    let head = UnsafeMutableRawPointer.allocate(byteCount: bytes(H, V), alignment: 64)
     p.withUnsafeBufferPointer { w in
-      S.pack(transB: true, k: H, n: V, b: w.baseAddress! + slot("head.weight").offset, ldb: H, into: head)
+      pack(H, V, w.baseAddress! + slot("head.weight").offset, H, head)
     }
     packedHead = head
     headBias = Array(p[slot("head.bias").range])
@@ -118,8 +127,8 @@ public final class InferenceSession<S: KernelScalar> {
                     biasSums[l].withUnsafeBufferPointer { bias in
                       for b in 0..<B { (g.baseAddress! + b * G).update(from: bias.baseAddress!, count: G) }
                     }
-                    S.gemmPacked(m: B, n: G, k: inSize, alpha: 1, a: x.baseAddress!, lda: inSize, packed: packedInput[l], beta: 1, c: g.baseAddress!, ldc: G)
-                    S.gemmPacked(m: B, n: G, k: H, alpha: 1, a: hPrev, lda: H, packed: packedRecurrent[l], beta: 1, c: g.baseAddress!, ldc: G)
+                    product(m: B, n: G, k: inSize, a: x.baseAddress!, packed: packedInput[l], c: g.baseAddress!)
+                    product(m: B, n: G, k: H, a: hPrev, packed: packedRecurrent[l], c: g.baseAddress!)
                     S.lstmCellForward(batch: B, hidden: H, gates: g.baseAddress!, cPrev: cPrev, c: cn.baseAddress!, tanhC: tc.baseAddress!, h: hn.baseAddress!)
                     cPrev.update(from: cn.baseAddress!, count: B * H)
                     hPrev.update(from: hn.baseAddress!, count: B * H)
@@ -130,13 +139,23 @@ public final class InferenceSession<S: KernelScalar> {
                   headBias.withUnsafeBufferPointer { bias in
                     for b in 0..<B { (logits.baseAddress! + b * V).update(from: bias.baseAddress!, count: V) }
                   }
-                  S.gemmPacked(m: B, n: V, k: H, alpha: 1, a: hn.baseAddress!, lda: H, packed: packedHead, beta: 1, c: logits.baseAddress!, ldc: V)
+                  product(m: B, n: V, k: H, a: hn.baseAddress!, packed: packedHead, c: logits.baseAddress!)
                 }
               }
             }
           }
         }
       }
+    }
+  }
+
+  /// C [m, n] += A [m, k] · P, with P in the session's weight format.
+  @inline(__always)
+  private func product(m: Int, n: Int, k: Int, a: UnsafePointer<S>, packed: UnsafeRawPointer, c: UnsafeMutablePointer<S>) {
+    if weights == .bf16 {
+      S.gemmPackedBF16(m: m, n: n, k: k, alpha: 1, a: a, lda: k, packed: packed, beta: 1, c: c, ldc: n)
+    } else {
+      S.gemmPacked(m: m, n: n, k: k, alpha: 1, a: a, lda: k, packed: packed, beta: 1, c: c, ldc: n)
     }
   }
 }

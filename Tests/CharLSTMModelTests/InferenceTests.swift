@@ -32,4 +32,43 @@ import Testing
 
   @Test func doubleMatchesTheTrainingPath() { compare(Double.self, batch: 1, tolerance: 1e-12) }
   @Test func floatMatchesTheTrainingPath() { compare(Float.self, batch: 3, tolerance: 1e-5) }
+
+  /// bf16 weights: the Float session (16-bit panels, AVX2 or portable kernels) against the Double
+  /// session whose weights are rounded to bf16 the same way (a tight tolerance: only fp32
+  /// accumulation differs), on sizes that are not multiples of any tile, batch 1 and 5; and the
+  /// bf16 session stays close to fp32 (the rounding is real but small).
+  @Test(arguments: [1, 5])
+  func bf16WeightsMatchTheRoundedReference(batch: Int) {
+    let config = ModelConfig(vocabSize: 67, embedSize: 13, hiddenSize: 41, layers: 2)
+    var g = SeededGenerator(seed: 5)
+    let model = CharModel<Float>(config: config, generator: &g)
+    let reference = CharModel<Double>(config: config, parameters: model.parameters.map(Double.init))
+    for isa in Kernels.ISA.allCases.filter(\.isSupported) {
+      Kernels.withISA(isa) {
+        let fast = InferenceSession(model: model, batch: batch, weights: .bf16)
+        let exact = InferenceSession(model: reference, batch: batch, weights: .bf16)
+        let full = InferenceSession(model: model, batch: batch)
+        var sf = LSTMState<Float>.zeros(for: config, batch: batch), s32 = sf
+        var sd = LSTMState<Double>.zeros(for: config, batch: batch)
+        var lf = [Float](repeating: 0, count: batch * 67), l32 = lf
+        var ld = [Double](repeating: 0, count: batch * 67)
+        var worst32 = 0.0
+        for step in 0..<10 {
+          let tokens = (0..<batch).map { Int32((step * 7 + $0 * 11) % 67) }
+          tokens.withUnsafeBufferPointer { t in
+            lf.withUnsafeMutableBufferPointer { fast.step(tokens: t, state: &sf, logits: $0) }
+            l32.withUnsafeMutableBufferPointer { full.step(tokens: t, state: &s32, logits: $0) }
+            ld.withUnsafeMutableBufferPointer { exact.step(tokens: t, state: &sd, logits: $0) }
+          }
+          for i in lf.indices where abs(Double(lf[i]) - ld[i]) > 2e-5 {
+            Issue.record("\(isa) batch \(batch) step \(step) logit \(i): \(lf[i]) vs rounded reference \(ld[i])")
+            return
+          }
+          worst32 = max(worst32, zip(lf, l32).map { abs(Double($0) - Double($1)) }.max() ?? 0)
+        }
+        #expect(worst32 > 0, "bf16 weights must change something")
+        #expect(worst32 < 0.05, "bf16 weights stay close to fp32: worst logit difference \(worst32)")
+      }
+    }
+  }
 }

@@ -75,6 +75,14 @@ void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *pack
 int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long lda,
                      const void *packed, float beta, float *c, long ldc);
 
+/* Weights in bfloat16 (for generation): op(B) k×n rounded once to bf16 (nearest even) and packed
+ * in 16 bits; the product keeps A and the accumulation in fp32. Half the bytes of
+ * clk_pack_b per weight. Returns 0, or -1 (C untouched) when P's recorded k, n differ. */
+size_t clk_packed_bf16_bytes(long k, long n);
+void clk_pack_b_bf16(int transB, long k, long n, const float *b, long ldb, void *packed);
+int clk_sgemm_packed_bf16(long m, long n, long k, float alpha, const float *a, long lda,
+                          const void *packed, float beta, float *c, long ldc);
+
 /* ---- fused pointwise kernels (semantics of CharLSTMKernels.Reference) ---------------------- */
 void clk_lstm_cell_forward(long batch, long hidden, float *gates, const float *cPrev, float *c,
                            float *tanhC, float *h);
