@@ -67,6 +67,56 @@ public enum CorpusLoader {
       byteCount: bytes, files: files)
   }
 
+  /// Tokenizes a corpus held in memory (`name` stands for its path in messages), building its
+  /// vocabulary; the same result as ``load(path:options:include:excluding:progress:)`` on a file
+  /// with these bytes.
+  public static func load(bytes: UnsafeBufferPointer<UInt8>, name: String, options: TokenizerOptions = TokenizerOptions()) throws(TextError) -> Corpus {
+    try options.validate()
+    var builder = VocabularyBuilder()
+    var tokens: [Int32] = []
+    var seg = Segmenter(options: options)
+    var units: [UInt16] = []
+    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { tokens.append(builder.add($0)) }
+    guard !tokens.isEmpty else { throw .emptyCorpus(path: name) }
+    let (vocabulary, remap) = builder.finish(minCount: options.minCount)
+    for i in tokens.indices { tokens[i] = remap[Int(tokens[i])] }
+    return Corpus(tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens, byteCount: bytes.count, files: [name])
+  }
+
+  /// Tokenizes a corpus held in memory with an existing tokenizer.
+  public static func encode(
+    bytes: UnsafeBufferPointer<UInt8>, name: String, with tokenizer: Tokenizer, unknown: UnknownPolicy = .error
+  ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+    var tokens: [Int32] = []
+    var missing: [String] = []
+    var seg = Segmenter(options: tokenizer.options)
+    var units: [UInt16] = []
+    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { cluster in
+      if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
+    }
+    if !missing.isEmpty { throw .unknownCharacters(missing) }
+    guard !tokens.isEmpty else { throw .emptyCorpus(path: name) }
+    return (tokens, bytes.count)
+  }
+
+  /// Decodes and segments the bytes of one file (a UTF-8 BOM dropped), streaming its clusters.
+  private static func tokenize(
+    _ b: UnsafeBufferPointer<UInt8>, file: String, segmenter seg: inout Segmenter, units: inout [UInt16],
+    emit: (UnsafeBufferPointer<UInt16>) -> Void
+  ) throws(TextError) {
+    units.reserveCapacity(chunkUnits + 4)
+    var offset = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
+    while offset < b.count {
+      units.removeAll(keepingCapacity: true)
+      do throws(UTF8Decoder.InvalidOffset) {
+        offset = try UTF8Decoder.decode(b, from: offset, maxUnits: chunkUnits, into: &units)
+      } catch {
+        throw .invalidUTF8(path: file, offset: error.offset)
+      }
+      try seg.feed(units[...], final: offset >= b.count, emit: emit)
+    }
+  }
+
   /// Reads and tokenizes a corpus with an existing tokenizer (for evaluation on new text).
   /// - Returns: the ids and the number of bytes read.
   public static func encode(
@@ -171,16 +221,7 @@ public enum CorpusLoader {
       used.append(file)
       total += bytes.count
       try bytes.withUnsafeBufferPointer { (b) throws(TextError) in
-        var offset = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
-        while offset < b.count {
-          units.removeAll(keepingCapacity: true)
-          do throws(UTF8Decoder.InvalidOffset) {
-            offset = try UTF8Decoder.decode(b, from: offset, maxUnits: chunkUnits, into: &units)
-          } catch {
-            throw .invalidUTF8(path: file, offset: error.offset)
-          }
-          try seg.feed(units[...], final: offset >= b.count, emit: emit)
-        }
+        try tokenize(b, file: file, segmenter: &seg, units: &units, emit: emit)
       }
       // Files are separated by a line break when one does not end with it.
       if isDirectory, let last = bytes.last, last != 0x0A {
