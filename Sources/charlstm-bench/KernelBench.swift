@@ -13,17 +13,30 @@ struct KernelBench: ParsableCommand {
     commandName: "kernels",
     abstract: "Times the Float GEMM kernels on the LSTM shapes with 1 and 2 threads.")
 
-  @Option(help: "Per-core fp32 FMA peak used for the % column, in GFLOP/s.")
+  @Option(help: "Per-core fp32 FMA peak used for the % column, in GFLOP/s (above 0, at most 1,000,000).")
   var peak: Double = 268
 
-  @Option(help: "Minimum seconds of timed work per measurement.")
+  @Option(help: "Minimum seconds of timed work per measurement (above 0, at most 60).")
   var seconds: Double = 0.25
 
-  @Option(help: "Comma-separated thread counts.")
+  @Option(help: "Comma-separated thread counts, each 1 to 1024.")
   var threads: String = "1,2"
 
   @Option(help: "Comma-separated configurations among S, M, L.")
   var configs: String = "S,M,L"
+
+  func validate() throws {
+    if !(peak > 0 && peak <= 1e6) { throw ValidationError("--peak \(peak) is invalid: expected GFLOP/s above 0 and at most 1,000,000, e.g. 268") }
+    if !(seconds > 0 && seconds <= 60) { throw ValidationError("--seconds \(seconds) is invalid: expected a number above 0 and at most 60, e.g. 0.25") }
+    let counts = threads.split(separator: ",", omittingEmptySubsequences: false)
+    if counts.isEmpty || counts.contains(where: { Int($0).map { !(1...1024).contains($0) } ?? true }) {
+      throw ValidationError("--threads \(threads) is invalid: expected comma-separated thread counts, each from 1 to 1024, e.g. 1,2")
+    }
+    let names = configs.split(separator: ",", omittingEmptySubsequences: false).map { $0.uppercased() }
+    if names.isEmpty || names.contains(where: { !["S", "M", "L"].contains($0) }) {
+      throw ValidationError("--configs \(configs) is invalid: expected comma-separated configurations among S, M, L, e.g. S,M")
+    }
+  }
 
   struct Shape {
     var name: String
@@ -38,17 +51,17 @@ struct KernelBench: ParsableCommand {
     let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
     let original = Kernels.threads
     let measured = Kernels.measuredFMAPeak(seconds: 0.2)
-    print("isa: \(Kernels.isaName), default threads: \(original), nominal peak \(peak) GFLOP/s per core")
-    print("measured FMA-only loop on this machine: \(format1(measured)) GFLOP/s per CPU-second")
-    print("GF/s: best wall-clock rate; %peak = GF/s / (threads × peak); cpu%pk = flops per")
-    print("process CPU-second / peak (per-core efficiency, insensitive to other load on the machine);")
-    print("%meas = the same against the measured FMA-only loop")
-    print("check vs Reference (small cases): \(checkAgainstReference() ? "ok" : "MISMATCH")")
+    emit("isa: \(Kernels.isaName), default threads: \(original), nominal peak \(peak) GFLOP/s per core")
+    emit("measured FMA-only loop on this machine: \(format1(measured)) GFLOP/s per CPU-second")
+    emit("GF/s: best wall-clock rate; %peak = GF/s / (threads × peak); cpu%pk = flops per")
+    emit("process CPU-second / peak (per-core efficiency, insensitive to other load on the machine);")
+    emit("%meas = the same against the measured FMA-only loop")
+    emit("check vs Reference (small cases): \(checkAgainstReference() ? "ok" : "MISMATCH")")
     let all: [(String, e: Int, h: Int)] = [("S", 64, 128), ("M", 64, 512), ("L", 128, 1024)]
     let wanted = Set(configs.split(separator: ",").map { $0.uppercased() })
     var header = "config  shape                                       m     n     k "
     for t in threadCounts { header += "  GF/s(\(t)t)  %peak  cpu%pk  %meas" }
-    print(header)
+    emit(header)
     for (cfg, e, h) in all where wanted.contains(cfg) {
       let g = 4 * h
       let b = 50
@@ -79,7 +92,7 @@ struct KernelBench: ParsableCommand {
             + pad(format1(pct) + "%", 6, left: true) + "  " + pad(format1(pctCPU) + "%", 6, left: true)
             + "  " + pad(format1(pctMeasured) + "%", 6, left: true)
         }
-        print(line)
+        emit(line)
       }
     }
     Kernels.setThreads(original)
@@ -185,7 +198,7 @@ struct KernelBench: ParsableCommand {
         transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb,
         beta: 1, c: &c2, ldc: n)
       for i in 0..<(m * n) where abs(c1[i] - c2[i]) > 1e-4 * (1 + abs(c2[i])) {
-        print("  gemm transA=\(ta) transB=\(tb): index \(i): \(c1[i]) vs \(c2[i])")
+        emit("  gemm transA=\(ta) transB=\(tb): index \(i): \(c1[i]) vs \(c2[i])")
         ok = false
         break
       }

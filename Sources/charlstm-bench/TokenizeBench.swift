@@ -12,11 +12,15 @@ struct TokenizeBench: ParsableCommand {
   @Argument(help: "Corpus file or directory.")
   var corpus: String = "../shared/corpora/tinyshakespeare.txt"
 
-  @Option(help: "Timed repetitions (after one warm-up).")
+  @Option(help: "Timed repetitions (after one warm-up), 1 to 1000.")
   var repeats: Int = 5
 
   @Option(help: "Unicode normalization: nfc, nfkc or none.")
   var normalize: Normalization = .nfc
+
+  func validate() throws {
+    if repeats < 1 || repeats > 1000 { throw ValidationError("--repeats \(repeats) is invalid: expected an integer from 1 to 1000") }
+  }
 
   func run() throws {
     let options = TokenizerOptions(normalization: normalize)
@@ -40,7 +44,7 @@ struct TokenizeBench: ParsableCommand {
       "icu": Tokenizer.icuVersion,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+    emit(String(decoding: data, as: UTF8.self))
   }
 }
 

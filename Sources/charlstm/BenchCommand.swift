@@ -22,29 +22,60 @@ struct BenchCommand: ParsableCommand {
 
   @Argument(help: "train, sample or both.") var mode: Mode = .train
   @Option(help: "Text file for real text (default: random symbols over --vocab).") var corpus: String?
-  @Option(help: "Vocabulary size for random symbols.") var vocab: Int = 65
-  @Option(help: "Length of the random corpus.") var syntheticLen: Int = 1_000_000
-  @Option var embed: Int = 64
-  @Option var hidden: Int = 128
-  @Option var layers: Int = 2
-  @Option var batch: Int = 50
-  @Option var seq: Int = 50
-  @Option var lr: Double = 2e-3
+  @Option(help: "Vocabulary size for random symbols, 1 to 32768.") var vocab: Int = 65
+  @Option(help: "Length of the random corpus, 2 to 100,000,000.") var syntheticLen: Int = 1_000_000
+  @Option(help: "Embedding width E, 1 to 65536.") var embed: Int = 64
+  @Option(help: "Hidden width H, 1 to 65536.") var hidden: Int = 128
+  @Option(help: "LSTM layers L, 1 to 64.") var layers: Int = 2
+  @Option(help: "Streams per step B, 1 to 65536.") var batch: Int = 50
+  @Option(help: "Time steps per window T, 1 to 65536 (B × T at most 16,777,216).") var seq: Int = 50
+  @Option(help: "Learning rate.") var lr: Double = 2e-3
   @OptionGroup var threads: ThreadOptions
-  @Option(help: "Untimed steps first.") var warmup: Int = 5
-  @Option(help: "Timed steps.") var steps: Int = 20
-  @Option(help: "Characters per sampling repetition.") var sampleLen: Int = 2000
-  @Option var sampleReps: Int = 5
-  @Option var sampleWarmup: Int = 1
-  @Option var temperature: Double = 0.8
+  @Option(help: "Untimed steps first, 0 to 100,000.") var warmup: Int = 5
+  @Option(help: "Timed steps, 1 to 100,000.") var steps: Int = 20
+  @Option(help: "Characters per sampling repetition, 1 to 10,000,000.") var sampleLen: Int = 2000
+  @Option(help: "Timed sampling repetitions, 1 to 1000.") var sampleReps: Int = 5
+  @Option(help: "Untimed sampling repetitions first, 0 to 1000.") var sampleWarmup: Int = 1
+  @Option(help: "Sampling temperature, 0 to 100.") var temperature: Double = 0.8
   @Option var seed: UInt64 = 0
-  @Option(help: "Also append the JSON line to this file.") var json: String?
+  @Option(help: "Also append the JSON line to this file (a regular file, created if missing).") var json: String?
+
+  /// The ranges of the options that size the run; each message names its option.
+  static let limits: [(name: String, range: ClosedRange<Int>, words: String)] = [
+    ("--vocab", 1...32768, "from 1 to 32768"), ("--synthetic-len", 2...100_000_000, "from 2 to 100,000,000"),
+    ("--embed", 1...65536, "from 1 to 65536"), ("--hidden", 1...65536, "from 1 to 65536"), ("--layers", 1...64, "from 1 to 64"),
+    ("--batch", 1...65536, "from 1 to 65536"), ("--seq", 1...65536, "from 1 to 65536"),
+    ("--warmup", 0...100_000, "from 0 to 100,000"), ("--steps", 1...100_000, "from 1 to 100,000"),
+    ("--sample-len", 1...10_000_000, "from 1 to 10,000,000"), ("--sample-reps", 1...1000, "from 1 to 1000"),
+    ("--sample-warmup", 0...1000, "from 0 to 1000"),
+  ]
 
   func validate() throws {
-    for (name, v) in [("--vocab", vocab), ("--embed", embed), ("--hidden", hidden), ("--layers", layers), ("--batch", batch), ("--seq", seq), ("--steps", steps), ("--sample-len", sampleLen), ("--sample-reps", sampleReps)] where v < 1 {
-      throw ValidationError("\(name) must be at least 1")
+    let values = [vocab, syntheticLen, embed, hidden, layers, batch, seq, warmup, steps, sampleLen, sampleReps, sampleWarmup]
+    for (limit, value) in zip(Self.limits, values) where !limit.range.contains(value) {
+      throw ValidationError("\(limit.name) \(value) is invalid: expected an integer \(limit.words)")
     }
-    if warmup < 0 || sampleWarmup < 0 { throw ValidationError("--warmup and --sample-warmup must be 0 or more") }
+    do {
+      try trainingConfig.validate()
+      try sampling(rep: 0).validate()
+    } catch { throw ValidationError(error.description) }
+    if let json { try JSONAppender.checkPath(json) }
+  }
+
+  var trainingConfig: TrainingConfig {
+    var config = TrainingConfig()
+    config.batch = batch
+    config.seqLength = seq
+    config.learningRate = lr
+    config.steps = warmup + steps
+    config.evalEvery = 0
+    config.checkpointEvery = 0
+    config.seed = seed
+    return config
+  }
+
+  func sampling(rep: Int) -> SamplingOptions {
+    SamplingOptions(temperature: temperature, length: sampleLen, seed: seed &+ UInt64(rep))
   }
 
   func run() throws {
@@ -52,6 +83,11 @@ struct BenchCommand: ParsableCommand {
     let (tokenizer, tokens) = try data()
     let V = tokenizer.vocabulary.count
     let model = ModelConfig(vocabSize: V, embedSize: embed, hiddenSize: hidden, layers: layers)
+    // Sizes are checked against this machine's memory before anything is allocated.
+    if mode != .sample { try model.checkTrainable(batch: batch, seqLength: seq) }
+    if mode != .train {
+      try Sampler.checkMemory(model: model, options: sampling(rep: 0), storing: false)
+    }
     let fwd = (0..<layers).reduce(0) { $0 + 8 * hidden * (($1 == 0 ? embed : hidden) + hidden) } + 2 * hidden * V
     var result: [String: Any] = [
       "V": V, "E": embed, "H": hidden, "L": layers, "B": batch, "T": seq, "threads": Kernels.threads,
@@ -59,15 +95,7 @@ struct BenchCommand: ParsableCommand {
       "params": model.parameterCount,
     ]
     if mode != .sample {
-      var config = TrainingConfig()
-      config.batch = batch
-      config.seqLength = seq
-      config.learningRate = lr
-      config.steps = warmup + steps
-      config.evalEvery = 0
-      config.checkpointEvery = 0
-      config.seed = seed
-      let trainer = try Trainer(model: model, config: config, tokenizer: tokenizer, training: tokens[...], validation: [], corpus: nil, checkpointPath: nil)
+      let trainer = try Trainer(model: model, config: trainingConfig, tokenizer: tokenizer, training: tokens[...], validation: [], corpus: nil, checkpointPath: nil)
       var seconds: [Double] = []
       var losses: [Double] = []
       try trainer.run { event in
@@ -88,7 +116,7 @@ struct BenchCommand: ParsableCommand {
       var rates: [Double] = []
       for rep in 0..<(sampleWarmup + sampleReps) {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        sampler.generate(prompt: [0], options: SamplingOptions(temperature: temperature, length: sampleLen, seed: seed &+ UInt64(rep)))
+        sampler.stream(prompt: [0], options: sampling(rep: rep)) { _, _ in }
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         if rep >= sampleWarmup { rates.append(Double(sampleLen) / dt) }
       }
@@ -103,14 +131,7 @@ struct BenchCommand: ParsableCommand {
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     let line = String(decoding: data, as: UTF8.self)
     Output.write(line + "\n")
-    if let json {
-      guard let handle = FileHandle(forWritingAtPath: json) ?? (FileManager.default.createFile(atPath: json, contents: nil) ? FileHandle(forWritingAtPath: json) : nil) else {
-        throw ValidationError("cannot write \(json); check the path")
-      }
-      handle.seekToEndOfFile()
-      handle.write(Data((line + "\n").utf8))
-      try handle.close()
-    }
+    if let json { try JSONAppender.append(line, to: json) }
   }
 
   /// A corpus: the file's characters, or random symbols over `vocab` like the PyTorch peer.
@@ -138,4 +159,79 @@ private func stats(_ xs: [Double]) -> [String: Any] {
   let s = xs.sorted()
   let q = { (p: Double) in s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))] }
   return ["median": median(xs), "min": s.first!, "max": s.last!, "p10": q(0.1), "p90": q(0.9), "n": s.count]
+}
+
+/// Appends one JSON line to a file the way `>>` does, and never replaces anything.
+///
+/// The file is opened with O_WRONLY | O_APPEND | O_CREAT (mode 0644 when created): never
+/// truncated, never renamed over, so its inode, mode and contents stay; only a regular file
+/// (or a symbolic link to one) is accepted, never a FIFO, a device or a directory. When the
+/// file does not end in a line break one is written first, so each record stays on its own
+/// line. Every write is checked: a full disk or an I/O error is one line, and a non-zero exit.
+enum JSONAppender {
+  /// Refuses, before any work, a path that is not a regular file or a missing one.
+  static func checkPath(_ path: String) throws {
+    func failure(_ why: String) -> ValidationError { ValidationError("--json \(path) cannot be appended to: \(why)") }
+    var st = stat()
+    if stat(path, &st) == 0 {
+      if let why = refusal(st.st_mode) { throw failure(why + "; give a regular file") }
+      // Opening for appending writes nothing, creates nothing and shows a file that refuses
+      // writes (read-only, /proc) before the benchmark runs.
+      let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+      guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
+      close(fd)
+    } else if errno == ENOENT {
+      let dir = (path as NSString).deletingLastPathComponent
+      if access(dir.isEmpty ? "." : dir, W_OK | X_OK) != 0 { throw failure("its folder \(dir.isEmpty ? "." : dir): \(String(cString: strerror(errno)))") }
+    } else {
+      throw failure(String(cString: strerror(errno)))
+    }
+  }
+
+  private static func refusal(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: return nil
+    case S_IFDIR: return "it is a directory"
+    case S_IFIFO: return "it is a FIFO (named pipe), not a regular file"
+    case S_IFCHR, S_IFBLK: return "it is a device, not a regular file"
+    case S_IFSOCK: return "it is a socket, not a regular file"
+    default: return "it is not a regular file"
+    }
+  }
+
+  /// Appends `line` and a line break, after a line break when the file lacks a final one.
+  static func append(_ line: String, to path: String) throws {
+    func failure(_ why: String) -> ValidationError { ValidationError("--json \(path) cannot be appended to: \(why)") }
+    try checkPath(path)
+    // O_NONBLOCK: a FIFO swapped in after the check fails to open or is refused below, it
+    // never blocks; O_NOCTTY: a terminal device never becomes the controlling terminal.
+    let flags = O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK
+    var fd = open(path, O_RDWR | flags, 0o644)
+    var readable = true
+    if fd < 0 && errno == EACCES {
+      fd = open(path, O_WRONLY | flags, 0o644)
+      readable = false
+    }
+    guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw failure(String(cString: strerror(errno))) }
+    if let why = refusal(st.st_mode) { throw failure(why + "; give a regular file") }
+    var bytes = Array((line + "\n").utf8)
+    if readable && st.st_size > 0 {
+      var last: UInt8 = 0
+      let n = pread(fd, &last, 1, off_t(st.st_size - 1))
+      if n == 1 && last != UInt8(ascii: "\n") { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+    }
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+      if n < 0 && errno == EINTR { continue }
+      if n < 0 { throw failure(String(cString: strerror(errno))) }
+      if n == 0 { throw failure("nothing was written") }
+      done += n
+    }
+    // A full disk may only show at close on some file systems (NFS): check it too.
+    if fsync(fd) != 0 && errno != EINVAL && errno != EROFS { throw failure(String(cString: strerror(errno))) }
+  }
 }

@@ -23,10 +23,10 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Only read files matching this glob inside a directory corpus.")
   var include: String?
 
-  @Option(help: "Read the text as N parallel streams (faster; each stream starts from a zero state).")
+  @Option(help: "Read the text as N parallel streams, 1 to 65536 (faster; each stream starts from a zero state).")
   var streams: Int = 1
 
-  @Option(help: "Window length for the streams.")
+  @Option(help: "Window length for the streams, 1 to 65536.")
   var seq: Int = 100
 
   @Flag(help: "Skip characters the model does not know (default: map to its unknown symbol, or fail).")
@@ -38,14 +38,15 @@ struct EvalCommand: ParsableCommand {
   @OptionGroup var threads: ThreadOptions
 
   func validate() throws {
-    if streams < 1 { throw ValidationError("--streams must be at least 1") }
-    if seq < 1 { throw ValidationError("--seq must be at least 1") }
+    if streams < 1 || streams > Evaluation.maxStreams { throw ValidationError("--streams \(streams) is invalid: expected an integer from 1 to 65536") }
+    if seq < 1 || seq > Evaluation.maxSeqLength { throw ValidationError("--seq \(seq) is invalid: expected an integer from 1 to 65536") }
   }
 
   func run() throws {
     threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
     let (tokens, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
+    try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)
     let (loss, n) = Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)
     guard n > 0 else { throw ValidationError("\(corpus) has fewer than 2 characters; nothing to predict") }
     if json {

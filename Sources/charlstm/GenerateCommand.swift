@@ -23,10 +23,10 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Text that primes the model (default: start of a line).")
   var prompt: String = ""
 
-  @Option(help: "Characters to generate per text.")
+  @Option(help: "Characters to generate per text (any length with --count 1: the text streams and is not kept).")
   var length: Int = 500
 
-  @Option(help: "Softmax temperature; 0 always picks the most likely character.")
+  @Option(help: "Softmax temperature, 0 to 100; 0 (or below 1e-4) always picks the most likely character.")
   var temperature: Double = 0.8
 
   @Option(help: "Sample only among the K most likely characters (0 = off).")
@@ -38,7 +38,7 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Seed for the draws.")
   var seed: UInt64 = 1
 
-  @Option(help: "Generate N texts in parallel streams.")
+  @Option(help: "Generate N texts in parallel streams (at most 10,000, and --count × --length at most 100,000,000 characters, as the texts are kept until printed).")
   var count: Int = 1
 
   @Flag(help: "Leave out prompt characters the model does not know instead of failing.")
@@ -53,19 +53,26 @@ struct GenerateCommand: ParsableCommand {
     SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, count: count, seed: seed)
   }
 
+  /// One text streams as it is drawn; several are kept and printed one after another.
+  var storesTexts: Bool { count > 1 }
+
   func validate() throws {
-    do { try options.validate() } catch { throw ValidationError(error.description) }
+    do {
+      if storesTexts { try options.validateStored() } else { try options.validate() }
+    } catch { throw ValidationError(error.description) }
   }
 
   func run() throws {
     threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
+    try Sampler.checkMemory(model: ckpt.model, options: options, storing: storesTexts)
     let ids = try ckpt.tokenizer.encode(prompt, unknown: dropUnknown ? .drop : .error)
     let sampler = Sampler(model: ckpt.makeModel(), tokenizer: ckpt.tokenizer)
     let echo = noPrompt ? "" : ckpt.tokenizer.decode(ids)
-    if count == 1 {
+    if !storesTexts {
+      // Constant memory for any --length: each character is written as it is drawn.
       Output.write(echo)
-      sampler.generate(prompt: ids, options: options) { _, id in Output.write(ckpt.tokenizer.symbol(id)) }
+      sampler.stream(prompt: ids, options: options) { _, id in Output.write(ckpt.tokenizer.symbol(id)) }
       Output.write("\n")
     } else {
       let texts = sampler.generate(prompt: ids, options: options)

@@ -18,14 +18,14 @@ struct VocabCommand: ParsableCommand {
 
   @OptionGroup var tokenizer: TokenizerFlags
 
-  @Option(help: "How many of the most frequent characters to list.")
+  @Option(help: "How many of the most frequent characters to list (0 or more; more than the vocabulary lists all).")
   var top: Int = 20
 
   @Flag(help: "Print one JSON object instead of text.")
   var json = false
 
   func validate() throws {
-    guard top >= 0 else { throw ValidationError("--top must be 0 or more") }
+    guard top >= 0 else { throw ValidationError("--top \(top) is invalid: expected an integer ≥ 0 (more than the vocabulary lists all)") }
   }
 
   func run() throws {
@@ -47,21 +47,24 @@ struct VocabCommand: ParsableCommand {
       ]
       if let u = vocab.unknownIndex { object["unknown_index"] = u }
       let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-      print(String(decoding: data, as: UTF8.self))
+      Output.write(String(decoding: data, as: UTF8.self) + "\n")
       return
     }
     let fileNote = corpus.files.count == 1 ? "1 file" : "\(corpus.files.count) files"
-    print("corpus      \(self.corpus) (\(fileNote))")
-    print("bytes       \(grouped(corpus.byteCount))")
-    print("characters  \(grouped(corpus.tokens.count))")
-    print("distinct    \(grouped(vocab.count))" + (vocab.unknownIndex == nil ? "" : " (including the unknown symbol)"))
+    var lines = [
+      "corpus      \(self.corpus) (\(fileNote))",
+      "bytes       \(grouped(corpus.byteCount))",
+      "characters  \(grouped(corpus.tokens.count))",
+      "distinct    \(grouped(vocab.count))" + (vocab.unknownIndex == nil ? "" : " (including the unknown symbol)"),
+    ]
     if !frequent.isEmpty {
-      print("most frequent:")
+      lines.append("most frequent:")
       for id in frequent {
         let share = 100 * Double(vocab.counts[id]) / Double(max(1, corpus.tokens.count))
-        print("  \(display(vocab.symbols[id]).padding(toLength: 10, withPad: " ", startingAt: 0)) \(grouped(vocab.counts[id]).leftPad(10))  \(String(format: "%5.2f", share))%")
+        lines.append("  \(display(vocab.symbols[id]).padding(toLength: 10, withPad: " ", startingAt: 0)) \(grouped(vocab.counts[id]).leftPad(10))  \(String(format: "%5.2f", share))%")
       }
     }
+    Output.write(lines.joined(separator: "\n") + "\n")
   }
 }
 

@@ -102,10 +102,17 @@ public struct RunLog: Sendable {
     return name
   }
 
+  /// The largest `step` a log line may hold (the largest `--steps` a run may have).
+  public static let maxStep = 1 << 40
+  /// The largest `elapsed` a log line may hold, in seconds (about 31,700 years).
+  public static let maxElapsedSeconds = 1e12
+
   /// Reads a log written by ``RunLogWriter``.
   ///
   /// An unfinished last line (a crash while writing it) is ignored; any other line that is not
-  /// a JSON object with a `type` is an error naming the file and line.
+  /// a JSON object with a `type` is an error naming the file and line, and so is a step or
+  /// validation line whose `step` is not an integer in 0 ... ``maxStep``, whose `loss` is not
+  /// finite, or whose `elapsed` is not in 0 ... ``maxElapsedSeconds``.
   /// - Throws: ``RunLogError``: missing or unreadable file, malformed line, or no training steps.
   public static func read(contentsOf path: String) throws(RunLogError) -> RunLog {
     let data: Data
@@ -135,10 +142,22 @@ public struct RunLog: Sendable {
       case "start", "resume": sessions += 1
       case "step", "validation":
         if object["loss"] is NSNull { continue }  // a non-finite loss, written as null
-        guard let step = (object["step"] as? NSNumber)?.intValue, let loss = number_("loss") else {
+        guard let stepValue = number_("step"), let loss = number_("loss") else {
           throw .invalid(path: path, line: number, detail: "a \(type) line needs numbers \"step\" and \"loss\"")
         }
+        // Values are checked before any conversion: a hand-edited or corrupted line must not
+        // trap (Double → Int) or wreck the figure's axes.
+        guard stepValue >= 0, stepValue <= Double(Self.maxStep), stepValue.rounded() == stepValue else {
+          throw .invalid(path: path, line: number, detail: "\"step\" \(stepValue) is out of range: expected an integer from 0 to 1,099,511,627,776")
+        }
+        let step = Int(stepValue)
+        guard loss.isFinite else {
+          throw .invalid(path: path, line: number, detail: "\"loss\" \(loss) is not a finite number")
+        }
         let elapsed = number_("elapsed") ?? 0
+        guard elapsed >= 0, elapsed <= Self.maxElapsedSeconds else {
+          throw .invalid(path: path, line: number, detail: "\"elapsed\" \(elapsed) is out of range: expected seconds from 0 to 1e12")
+        }
         if type == "step" {
           stepsByNumber[step] = StepPoint(
             step: step, elapsedSeconds: elapsed, loss: loss, learningRate: number_("lr"),

@@ -51,22 +51,35 @@ public enum LossPlot {
 
   /// About `count` round tick values (1, 2, 2.5 or 5 × 10ⁿ apart) covering `lo...hi`.
   /// - Returns: the ticks, the first ≤ lo and the last ≥ hi.
+  ///   Non-finite bounds, or a range too wide or too narrow for round steps, give `[lo, hi]`
+  ///   (made finite and increasing) instead.
   public static func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
-    var lo = lo
-    var hi = hi
+    var lo = lo.isFinite ? lo : 0
+    var hi = hi.isFinite ? hi : lo + 1
+    if hi < lo { swap(&lo, &hi) }
     if !(hi > lo) {
       let pad = lo == 0 ? 1 : abs(lo) * 0.1
       lo -= pad
       hi += pad
     }
-    let raw = (hi - lo) / Double(max(1, count))
+    if !(lo.isFinite && hi.isFinite && hi > lo) {
+      return [lo.isFinite ? lo : -Double.greatestFiniteMagnitude, hi.isFinite ? hi : Double.greatestFiniteMagnitude]
+    }
+    let raw = (hi - lo) / Double(min(max(1, count), 100))
     let magnitude = pow(10, floor(log10(raw)))
     let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw * 0.999 } ?? 10 * magnitude
+    // Round steps need a step that is normal and finite, and bounds it can reach.
+    guard step.isNormal, step.isFinite, (lo / step).isFinite, (hi / step).isFinite, abs(lo / step) < 1e15 else { return [lo, hi] }
     let first = floor(lo / step + 1e-9) * step
+    guard first.isFinite else { return [lo, hi] }
     var ticks: [Double] = []
     var k = 0
     while true {
       let t = first + Double(k) * step
+      if !t.isFinite {  // the next round value is past the largest double: end at hi
+        ticks.append(hi)
+        break
+      }
       ticks.append(abs(t) < step * 1e-9 ? 0 : t)
       if t >= hi - step * 1e-9 || k > 100 { break }
       k += 1
@@ -76,8 +89,12 @@ public enum LossPlot {
 
   /// Labels for tick values: as many decimals as their spacing needs, `k` for thousands.
   public static func tickLabels(_ ticks: [Double]) -> [String] {
-    guard ticks.count > 1 else { return ticks.map { trimmed($0, decimals: 2) } }
+    guard ticks.count > 1 else { return ticks.map { abs($0) < 1e15 ? trimmed($0, decimals: 2) : String(format: "%.4g", $0) } }
     let step = ticks[1] - ticks[0]
+    // Labels must stay short and never trap: huge or tiny values are printed as %g.
+    guard step > 0, step.isFinite, ticks.allSatisfy({ $0.isFinite && abs($0) < 1e15 }), step >= 1e-12 else {
+      return ticks.map { String(format: "%.4g", $0) }
+    }
     if ticks.last! >= 10_000, step >= 1000, ticks.allSatisfy({ $0.truncatingRemainder(dividingBy: 1000) == 0 }) {
       return ticks.map { $0 == 0 ? "0" : String(format: "%.0fk", $0 / 1000) }
     }
@@ -96,7 +113,8 @@ public enum LossPlot {
   /// The figure as SVG text.
   public static func svg(_ runs: [RunLog], options: Options = Options()) -> String {
     let names = legendNames(runs)
-    let w = options.width
+    // Any width is drawn: a non-finite or absurd one falls back to the nearest sensible one.
+    let w = options.width.isFinite ? min(max(options.width, 400), 100_000) : 1100
     let panelGap = 70.0
     let left = 72.0, right = 24.0, top = 78.0, plotH = 300.0
     let panelW = (w - left - right - panelGap) / 2
@@ -109,13 +127,14 @@ public enum LossPlot {
     }
     let series: [Series] = runs.map { run in
       var s = Series()
-      for p in run.steps where p.loss.isFinite {
+      // Only finite points are drawn (a log built in memory may hold anything).
+      for p in run.steps where p.loss.isFinite && p.elapsedSeconds.isFinite {
         s.steps.append(Double(p.step))
         s.times.append(p.elapsedSeconds)
         s.raw.append(p.loss)
       }
       s.smooth = smoothed(s.raw, weight: min(max(options.smoothing, 0), 0.999))
-      for v in run.validations where v.loss.isFinite {
+      for v in run.validations where v.loss.isFinite && v.elapsedSeconds.isFinite {
         s.vSteps.append(Double(v.step))
         s.vTimes.append(v.elapsedSeconds)
         s.vLoss.append(v.loss)
@@ -293,9 +312,11 @@ public enum LossPlot {
   }
 
   /// A coordinate with at most two decimals.
+  /// Off-figure points (a huge value on a log edited by hand) are clamped far outside the view,
+  /// where the clip path hides them.
   private static func f(_ x: Double) -> String {
     guard x.isFinite else { return "0" }
-    let r = (x * 100).rounded() / 100
+    let r = (min(max(x, -1e9), 1e9) * 100).rounded() / 100
     return r == r.rounded() ? String(Int(r)) : trimmed(r, decimals: 2)
   }
 

@@ -6,7 +6,8 @@
 
 /// How the next character is drawn from the model's distribution.
 public struct SamplingOptions: Sendable, Equatable {
-  /// Softmax temperature: < 1 sharper, > 1 flatter, 0 picks the most likely character.
+  /// Softmax temperature: < 1 sharper, > 1 flatter, 0 (or below ``greedyTemperature``) picks
+  /// the most likely character.
   public var temperature = 0.8
   /// Keep only the K most likely characters (0: all).
   public var topK = 0
@@ -29,13 +30,48 @@ public struct SamplingOptions: Sendable, Equatable {
     self.seed = seed
   }
 
-  /// Throws with the option named when a value is out of range.
+  /// Temperatures below this behave exactly as 0 (greedy): 1/T would overflow the softmax
+  /// (a subnormal T makes every exponent infinite), and a T this small is greedy in effect.
+  public static let greedyTemperature = 1e-4
+  /// The largest temperature accepted; beyond about 10 every distribution is nearly uniform.
+  public static let maxTemperature = 100.0
+  /// The most texts generated side by side (one batch).
+  public static let maxCount = 10_000
+  /// The most characters ``Sampler/generate(prompt:options:onToken:)`` keeps, `count × length`
+  /// over all streams (4 bytes each: 400 MB); ``Sampler/stream(prompt:options:onToken:)`` keeps
+  /// none and takes any length.
+  public static let maxStoredCharacters = 100_000_000
+
+  /// Whether the draws pick the most likely character: temperature 0, or below ``greedyTemperature``.
+  public var isGreedy: Bool { temperature < Self.greedyTemperature }
+
+  /// Characters kept when every stream's text is stored (`count × length`), nil on overflow.
+  public var storedCharacters: Int? {
+    let (n, overflow) = count.multipliedReportingOverflow(by: length)
+    return overflow ? nil : n
+  }
+
+  /// Throws with the option named when a value is out of range. Any `length` ≥ 0 is valid
+  /// here (streaming keeps nothing); storing texts is bounded by ``validateStored()``.
   public func validate() throws(TrainingError) {
-    if !(temperature >= 0 && temperature.isFinite) { throw .invalidOption(name: "--temperature", value: "\(temperature)", expected: "a number ≥ 0 (0 = always the most likely character)") }
-    if topK < 0 { throw .invalidOption(name: "--top-k", value: "\(topK)", expected: "an integer ≥ 0 (0 = off)") }
+    if !(temperature >= 0 && temperature <= Self.maxTemperature) {
+      throw .invalidOption(name: "--temperature", value: "\(temperature)", expected: "a number from 0 to 100 (0 = always the most likely character; below 1e-4 counts as 0)")
+    }
+    if topK < 0 || topK > 1 << 24 { throw .invalidOption(name: "--top-k", value: "\(topK)", expected: "an integer from 0 (off) to 16,777,216") }
     if !(topP > 0 && topP <= 1) { throw .invalidOption(name: "--top-p", value: "\(topP)", expected: "a number in (0, 1]") }
     if length < 0 { throw .invalidOption(name: "--length", value: "\(length)", expected: "an integer ≥ 0") }
-    if count < 1 { throw .invalidOption(name: "--count", value: "\(count)", expected: "an integer ≥ 1") }
+    if count < 1 || count > Self.maxCount { throw .invalidOption(name: "--count", value: "\(count)", expected: "an integer from 1 to 10,000") }
+  }
+
+  /// ``validate()``, and `count × length` within ``maxStoredCharacters``: what
+  /// ``Sampler/generate(prompt:options:onToken:)`` needs, since it returns every text.
+  public func validateStored() throws(TrainingError) {
+    try validate()
+    guard let n = storedCharacters, n <= Self.maxStoredCharacters else {
+      throw .invalidOption(
+        name: "--count × --length", value: "\(count) × \(length)",
+        expected: "at most 100,000,000 characters kept in memory for --count > 1 (about 400 MB); generate fewer or shorter texts, or one at a time (--count 1 streams any --length)")
+    }
   }
 }
 
@@ -66,15 +102,41 @@ public final class Sampler {
     return Int32(v.mostFrequent(1).first ?? 0)
   }
 
-  /// Generates `options.count` continuations of `prompt`.
+  /// Bytes a generation needs, roughly: the model's weights and their packed copy, the carried
+  /// state, the per-step buffers of `options.count` streams, and the ids kept when `storing`.
+  public static func estimatedBytes(model c: ModelConfig, options: SamplingOptions, storing: Bool) -> Double {
+    let B = Double(options.count), H = Double(c.hiddenSize), L = Double(c.layers)
+    let V = Double(c.vocabSize), E = Double(c.embedSize)
+    let weights = 2 * Double(c.parameterCount)
+    let perStream = 2 * L * H + max(E, H) + 4 * H + 3 * H + V + 1
+    let stored = storing ? B * Double(options.length) : 0
+    return 4 * (weights + B * perStream + 3 * V + stored)
+  }
+
+  /// Checks the options (``SamplingOptions/validateStored()`` when `storing`) and that the
+  /// estimate fits in this machine's physical memory.
+  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
+  public static func checkMemory(model c: ModelConfig, options: SamplingOptions, storing: Bool) throws(TrainingError) {
+    if storing { try options.validateStored() } else { try options.validate() }
+    let need = estimatedBytes(model: c, options: options, storing: storing)
+    let have = HostMemory.physicalBytes
+    if have > 0 && need > have {
+      throw .invalidOption(
+        name: "generation", value: "\(c.layers)×\(c.hiddenSize), V \(c.vocabSize), --count \(options.count)",
+        expected: "one that fits in memory (needs about \(HostMemory.gigabytes(need)) GB, this machine has \(HostMemory.gigabytes(have)) GB); use a smaller model or --count\(storing ? " or --length" : "")")
+    }
+  }
+
+  /// Streams `options.count` continuations of `prompt`, keeping no text: memory stays constant
+  /// whatever `options.length` is.
   ///
   /// - Parameters:
   ///   - prompt: ids that prime the model (an empty prompt starts from ``defaultStartToken``).
-  ///   - onToken: called with (stream, id) as each character is drawn, in order, so callers
-  ///     can stream the text.
-  /// - Returns: the generated ids of each stream (without the prompt).
-  @discardableResult
-  public func generate(prompt: [Int32], options: SamplingOptions, onToken: (Int, Int32) -> Void = { _, _ in }) -> [[Int32]] {
+  ///   - onToken: called with (stream, id) as each character is drawn, in order; throwing from
+  ///     it stops the generation (e.g. when the output is closed) and the error is rethrown.
+  /// - Precondition: `options.count` ≥ 1 and `options.length` ≥ 0 (see ``SamplingOptions/validate()``).
+  public func stream(prompt: [Int32], options: SamplingOptions, onToken: (Int, Int32) throws -> Void) rethrows {
+    precondition(options.count >= 1 && options.length >= 0, "sampling needs count ≥ 1 and length ≥ 0, got count \(options.count), length \(options.length)")
     let B = options.count
     let V = model.config.vocabSize
     var rng = SeededGenerator(seed: options.seed)
@@ -92,8 +154,6 @@ public final class Sampler {
       advance(session, &current, &state)
     }
     for b in 0..<B { current[b] = start[start.count - 1] }
-    var out = [[Int32]](repeating: [], count: B)
-    for b in 0..<B { out[b].reserveCapacity(options.length) }
     for _ in 0..<options.length {
       advance(session, &current, &state)
       for b in 0..<B {
@@ -101,9 +161,32 @@ public final class Sampler {
           draw(UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)]), options, &rng)
         }
         current[b] = next
-        out[b].append(next)
-        onToken(b, next)
+        try onToken(b, next)
       }
+    }
+  }
+
+  /// Generates `options.count` continuations of `prompt` and returns them all (the same draws
+  /// as ``stream(prompt:options:onToken:)``).
+  ///
+  /// - Parameters:
+  ///   - prompt: ids that prime the model (an empty prompt starts from ``defaultStartToken``).
+  ///   - onToken: called with (stream, id) as each character is drawn, in order, so callers
+  ///     can stream the text.
+  /// - Returns: the generated ids of each stream (without the prompt).
+  /// - Precondition: `count × length` ≤ ``SamplingOptions/maxStoredCharacters`` (check with
+  ///   ``SamplingOptions/validateStored()``); use ``stream(prompt:options:onToken:)`` for longer texts.
+  @discardableResult
+  public func generate(prompt: [Int32], options: SamplingOptions, onToken: (Int, Int32) -> Void = { _, _ in }) -> [[Int32]] {
+    let stored = options.storedCharacters
+    precondition(
+      stored.map { $0 <= SamplingOptions.maxStoredCharacters } ?? false,
+      "generate keeps count × length ids; count \(options.count) × length \(options.length) exceeds \(SamplingOptions.maxStoredCharacters): use stream(prompt:options:onToken:)")
+    var out = [[Int32]](repeating: [], count: options.count)
+    for b in 0..<options.count { out[b].reserveCapacity(options.length) }
+    stream(prompt: prompt, options: options) { b, id in
+      out[b].append(id)
+      onToken(b, id)
     }
     return out
   }
@@ -120,7 +203,7 @@ public final class Sampler {
   /// Draws one id from softmax(logits / temperature), restricted by top-k and top-p.
   func draw(_ logits: UnsafeBufferPointer<Float>, _ o: SamplingOptions, _ rng: inout SeededGenerator) -> Int32 {
     let V = logits.count
-    if o.temperature == 0 {
+    if o.isGreedy {
       var best = 0
       for j in 1..<V where logits[j] > logits[best] { best = j }
       return Int32(best)
@@ -160,5 +243,18 @@ public final class Sampler {
       if u < 0 { return Int32(restricted ? Int(order[r]) : r) }
     }
     return Int32(restricted ? Int(order[kept - 1]) : kept - 1)
+  }
+}
+
+/// This machine's memory, for the estimates that run before large allocations.
+enum HostMemory {
+  /// Physical memory in bytes (0 when unknown).
+  static var physicalBytes: Double {
+    Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+  }
+
+  /// Bytes as whole gigabytes for messages ("<1" below one).
+  static func gigabytes(_ bytes: Double) -> String {
+    bytes < 1e9 ? "<1" : "\(Int(min(bytes / 1e9, 1e15)))"
   }
 }

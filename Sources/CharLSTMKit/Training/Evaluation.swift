@@ -1,18 +1,62 @@
 /// Loss of a model over a whole text, with the recurrent state carried through it.
 public enum Evaluation {
+  /// The most streams (`batch`) and the longest window (`seqLength`) an evaluation takes.
+  public static let maxStreams = 1 << 16
+  /// See ``maxStreams``.
+  public static let maxSeqLength = 1 << 16
+
+  /// The streams and window length ``meanLoss(model:tokens:batch:seqLength:)`` really uses for
+  /// a text of `tokens` ids: at most one stream per `seqLength` predictions, and a window no
+  /// longer than a stream.
+  public static func effectiveShape(tokens: Int, batch: Int, seqLength: Int) -> (streams: Int, seqLength: Int) {
+    let predictions = max(0, tokens - 1)
+    let streams = max(1, min(batch, predictions / max(1, seqLength)))
+    return (streams, max(1, min(seqLength, predictions / streams)))
+  }
+
+  /// Bytes an evaluation needs, roughly: the weights, the carried state, the window's inputs
+  /// and targets and its activations (about 12 floats per hidden unit per character per
+  /// layer, and the logits), for the shape ``effectiveShape(tokens:batch:seqLength:)`` gives.
+  public static func estimatedBytes(model c: ModelConfig, tokens: Int, batch: Int, seqLength: Int) -> Double {
+    let (B, T) = effectiveShape(tokens: tokens, batch: batch, seqLength: seqLength)
+    let rows = Double(B) * Double(T)
+    let L = Double(c.layers), H = Double(c.hiddenSize)
+    let activations = rows * (L * 12 * H + 2 * Double(c.vocabSize) + Double(c.embedSize))
+    return 4 * (Double(c.parameterCount) + 2 * L * Double(B) * H + activations) + 8 * rows
+  }
+
+  /// Checks `batch` (--streams) and `seqLength` (--seq) against their ranges and the estimate
+  /// against this machine's physical memory.
+  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
+  public static func check(model c: ModelConfig, tokens: Int, batch: Int, seqLength: Int) throws(TrainingError) {
+    if batch < 1 || batch > maxStreams { throw .invalidOption(name: "--streams", value: "\(batch)", expected: "an integer from 1 to 65536") }
+    if seqLength < 1 || seqLength > maxSeqLength { throw .invalidOption(name: "--seq", value: "\(seqLength)", expected: "an integer from 1 to 65536") }
+    let need = estimatedBytes(model: c, tokens: tokens, batch: batch, seqLength: seqLength)
+    let have = HostMemory.physicalBytes
+    if have > 0 && need > have {
+      let (B, T) = effectiveShape(tokens: tokens, batch: batch, seqLength: seqLength)
+      throw .invalidOption(
+        name: "--streams × --seq", value: "\(B) × \(T)",
+        expected: "an evaluation that fits in memory (needs about \(HostMemory.gigabytes(need)) GB, this machine has \(HostMemory.gigabytes(have)) GB); use smaller --streams or --seq")
+    }
+  }
+
   /// Mean cross-entropy (nats per character) of predicting every next character of `tokens`.
   ///
   /// The text is cut into up to `batch` contiguous streams read in windows of `seqLength`
   /// steps with the state carried; the few characters left over continue the last stream, so
   /// every one of the `tokens.count − 1` predictions is scored exactly once.
+  /// A window longer than a stream is cut to the stream, so nothing is allocated beyond the
+  /// text; call ``check(model:tokens:batch:seqLength:)`` first for sizes from a user.
   /// - Returns: the mean loss and the number of predictions (0 when `tokens` has < 2 ids).
   public static func meanLoss(
-    model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength: Int
+    model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength requested: Int
   ) -> (loss: Double, count: Int) {
+    precondition(requested >= 1, "evaluation needs seqLength ≥ 1, got \(requested)")
     let predictions = tokens.count - 1
     guard predictions >= 1 else { return (0, 0) }
     let base = tokens.startIndex
-    let streams = max(1, min(batch, predictions / max(1, seqLength)))
+    let (streams, seqLength) = effectiveShape(tokens: tokens.count, batch: batch, seqLength: requested)
     let n = predictions / streams  // predictions per stream
     var state = LSTMState<Float>.zeros(for: model.config, batch: streams)
     var inputs = [Int32](repeating: 0, count: streams * seqLength)
