@@ -9,25 +9,11 @@
 
 #define PACK_MAGIC 0x4b4c4331u /* "1CLK" */
 
-typedef struct {
-  uint32_t magic, data_offset;
-  int64_t k, n;
-} pack_header;
 
-static long npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
-
-/* bf16 numerics: x rounded to the nearest bfloat16 (ties to even), kept in a float (low 16 bits
- * zero). NaN stays NaN (quiet), ±inf stays. A product of two such values is exact in fp32, so a
- * GEMM over rounded operands with fp32 accumulation computes what a bf16×bf16→fp32 unit does. */
-static inline float round_bf16(float x) {
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x00400000u; /* NaN: keep it quiet and a NaN */
-  else u += 0x7fffu + ((u >> 16) & 1u);
-  u &= 0xffff0000u;
-  memcpy(&x, &u, 4);
-  return x;
-}
+/* bf16 numerics: x rounded to the nearest bfloat16, kept in a float (low 16 bits zero). A product
+ * of two such values is exact in fp32, so a GEMM over rounded operands with fp32 accumulation
+ * computes what a bf16×bf16→fp32 unit does. */
+static inline float round_bf16(float x) { return clk_bf16_value(clk_bf16_bits(x)); }
 
 float clk_round_bf16(float x) { return round_bf16(x); }
 
@@ -82,14 +68,14 @@ typedef struct {
 
 static void pack_task(void *vctx, long t) {
   pack_job *J = vctx;
-  long np = npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task;
+  long np = clk_npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task;
   if (p1 > np) p1 = np;
   pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1, J->bf16);
 }
 
 static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb, float *dst,
                             int bf16) {
-  long np = npanels(n);
+  long np = clk_npanels(n);
   pack_job J = {transB, k, n, ldb, b, dst, 4, bf16};
   long ntasks = (np + J.per_task - 1) / J.per_task;
   clk_parallel_for(ntasks, (double)k * n * 8, pack_task, &J);
@@ -98,17 +84,17 @@ static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb
 size_t clk_packed_bytes(long k, long n) {
   if (k < 0) k = 0;
   if (n < 0) n = 0;
-  return 128 + (size_t)k * (size_t)npanels(n) * CLK_NR * sizeof(float);
+  return 128 + (size_t)k * (size_t)clk_npanels(n) * CLK_NR * sizeof(float);
 }
 
 static float *packed_data(void *packed) {
   uintptr_t base = (uintptr_t)packed;
-  uintptr_t data = (base + sizeof(pack_header) + 63) & ~(uintptr_t)63;
+  uintptr_t data = (base + sizeof(clk_pack_header) + 63) & ~(uintptr_t)63;
   return (float *)data;
 }
 
 void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed) {
-  pack_header h = {PACK_MAGIC, 0, k, n};
+  clk_pack_header h = {PACK_MAGIC, 0, k, n};
   float *data = packed_data(packed);
   h.data_offset = (uint32_t)((char *)data - (char *)packed);
   memcpy(packed, &h, sizeof h);
@@ -267,14 +253,14 @@ void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, cons
                long lda, const float *b, long ldb, float beta, float *c, long ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return; }
-  float *bp = clk_scratch(1, (size_t)k * npanels(n) * CLK_NR);
+  float *bp = clk_scratch(1, (size_t)k * clk_npanels(n) * CLK_NR);
   pack_b_parallel(transB, k, n, b, ldb, bp, clk_current_precision() == CLK_PREC_BF16);
   run_gemm(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc);
 }
 
 int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long lda,
                      const void *packed, float beta, float *c, long ldc) {
-  pack_header h;
+  clk_pack_header h;
   memcpy(&h, packed, sizeof h);
   if (h.magic != PACK_MAGIC || h.k != k || h.n != n) return -1;
   if (m <= 0 || n <= 0) return 0;

@@ -11,51 +11,30 @@
 
 #define BF16_MAGIC 0x4b4c4332u /* "2CLK" */
 
-typedef struct {
-  uint32_t magic, data_offset;
-  int64_t k, n;
-} bf16_header;
-
-static long npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
-
-static inline uint16_t to_bf16(float x) {
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-
-static inline float from_bf16(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float x;
-  memcpy(&x, &u, 4);
-  return x;
-}
 
 size_t clk_packed_bf16_bytes(long k, long n) {
   if (k < 0) k = 0;
   if (n < 0) n = 0;
-  return 128 + (size_t)k * (size_t)npanels(n) * CLK_NR * sizeof(uint16_t);
+  return 128 + (size_t)k * (size_t)clk_npanels(n) * CLK_NR * sizeof(uint16_t);
 }
 
 static uint16_t *bf16_data(void *packed) {
   uintptr_t base = (uintptr_t)packed;
-  return (uint16_t *)((base + sizeof(bf16_header) + 63) & ~(uintptr_t)63);
+  return (uint16_t *)((base + sizeof(clk_pack_header) + 63) & ~(uintptr_t)63);
 }
 
 void clk_pack_b_bf16(int transB, long k, long n, const float *b, long ldb, void *packed) {
-  bf16_header h = {BF16_MAGIC, 0, k, n};
+  clk_pack_header h = {BF16_MAGIC, 0, k, n};
   uint16_t *d = bf16_data(packed);
   h.data_offset = (uint32_t)((char *)d - (char *)packed);
   memcpy(packed, &h, sizeof h);
-  for (long p = 0; p < npanels(n); p++) {
+  for (long p = 0; p < clk_npanels(n); p++) {
     long j0 = p * CLK_NR;
     uint16_t *panel = d + p * k * CLK_NR;
     for (long r = 0; r < k; r++)
       for (long j = 0; j < CLK_NR; j++) {
         float v = j0 + j < n ? (transB ? b[(j0 + j) * ldb + r] : b[r * ldb + j0 + j]) : 0.0f;
-        panel[r * CLK_NR + j] = to_bf16(v);
+        panel[r * CLK_NR + j] = clk_bf16_bits(v);
       }
   }
 }
@@ -68,7 +47,7 @@ static void panel_portable(int mr, long k, const float *a, long lda, const uint1
     for (long p = 0; p < k; p++) {
       float av = ar[p];
       const uint16_t *row = pp + p * CLK_NR;
-      for (int j = 0; j < CLK_NR; j++) s[j] += av * from_bf16(row[j]);
+      for (int j = 0; j < CLK_NR; j++) s[j] += av * clk_bf16_value(row[j]);
     }
     memcpy(acc + i * CLK_NR, s, sizeof s);
   }
@@ -123,7 +102,7 @@ typedef struct {
 
 static void bf16_task(void *vctx, long t) {
   const bf16_job *J = vctx;
-  long np = npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task < np ? p0 + J->per_task : np;
+  long np = clk_npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task < np ? p0 + J->per_task : np;
   float acc[BF16_ROWS * CLK_NR];
   for (long i0 = 0; i0 < J->m; i0 += BF16_ROWS) {
     int mr = (int)(J->m - i0 < BF16_ROWS ? J->m - i0 : BF16_ROWS);
@@ -143,7 +122,7 @@ static void bf16_task(void *vctx, long t) {
 
 int clk_sgemm_packed_bf16(long m, long n, long k, float alpha, const float *a, long lda,
                           const void *packed, float beta, float *c, long ldc) {
-  bf16_header h;
+  clk_pack_header h;
   memcpy(&h, packed, sizeof h);
   if (h.magic != BF16_MAGIC || h.k != k || h.n != n) return -1;
   if (m <= 0 || n <= 0) return 0;
@@ -152,7 +131,7 @@ int clk_sgemm_packed_bf16(long m, long n, long k, float alpha, const float *a, l
   if (clk_current_isa() >= CLK_ISA_AVX2) fn = panel_avx2;
 #endif
   /* Tasks of a fixed number of panels (a function of the shape only). */
-  long np = npanels(n), per = np >= 16 ? (np + 7) / 8 : 1;
+  long np = clk_npanels(n), per = np >= 16 ? (np + 7) / 8 : 1;
   bf16_job J = {fn, m, n, k, lda, ldc, per, alpha, beta, a,
                 (const uint16_t *)((const char *)packed + h.data_offset), c};
   clk_parallel_for((np + per - 1) / per, 2.0 * m * n * k, bf16_task, &J);

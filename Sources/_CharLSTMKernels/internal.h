@@ -43,6 +43,32 @@ typedef struct {
   const clk_pw_ops *pw;
 } clk_isa_ops;
 
+/* Panels of CLK_NR columns covering n columns. */
+static inline long clk_npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
+
+/* Header at the start of every packed right-hand matrix (fp32 and bf16 layouts). */
+typedef struct {
+  uint32_t magic, data_offset;
+  int64_t k, n;
+} clk_pack_header;
+
+/* The bfloat16 nearest to x (ties to even) as its 16 bits; NaN stays a (quiet) NaN. */
+static inline uint16_t clk_bf16_bits(float x) {
+  uint32_t u;
+  __builtin_memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+/* A bfloat16's value as a float. */
+static inline float clk_bf16_value(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float x;
+  __builtin_memcpy(&x, &u, 4);
+  return x;
+}
+
 const clk_isa_ops *clk_ops(void);
 extern const clk_isa_ops clk_ops_portable;
 extern const clk_pw_ops clk_pw_portable;

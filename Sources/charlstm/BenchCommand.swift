@@ -31,6 +31,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Time steps per window T, 1 to 65536 (B × T at most 16,777,216).") var seq: Int = 50
   @Option(help: "Learning rate.") var lr: Double = 2e-3
   @OptionGroup var threads: ThreadOptions
+  @OptionGroup var numerics: PrecisionOptions
   @Option(help: "Untimed steps first, 0 to 100,000.") var warmup: Int = 5
   @Option(help: "Timed steps, 1 to 100,000.") var steps: Int = 20
   @Option(help: "Characters per sampling repetition, 1 to 10,000,000.") var sampleLen: Int = 2000
@@ -71,11 +72,14 @@ struct BenchCommand: ParsableCommand {
     config.evalEvery = 0
     config.checkpointEvery = 0
     config.seed = seed
+    config.precision = (numerics.precision ?? .auto).resolved
     return config
   }
 
   func sampling(rep: Int) -> SamplingOptions {
-    SamplingOptions(temperature: temperature, length: sampleLen, seed: seed &+ UInt64(rep))
+    var o = SamplingOptions(temperature: temperature, length: sampleLen, seed: seed &+ UInt64(rep))
+    o.precision = (numerics.precision ?? .auto).resolvedForGeneration
+    return o
   }
 
   func run() throws {
@@ -93,6 +97,9 @@ struct BenchCommand: ParsableCommand {
       "V": V, "E": embed, "H": hidden, "L": layers, "B": batch, "T": seq, "threads": Kernels.threads,
       "isa": Kernels.isaName, "impl": "charlstm", "fwd_flop_per_char": fwd, "train_flop_per_char": 3 * fwd,
       "params": model.parameterCount,
+      "precision": mode == .sample ? sampling(rep: 0).precision.rawValue : trainingConfig.precision?.rawValue ?? "fp32",
+      "precision_train": trainingConfig.precision?.rawValue ?? "fp32",
+      "precision_sample": sampling(rep: 0).precision.rawValue,
     ]
     if mode != .sample {
       let trainer = try Trainer(model: model, config: trainingConfig, tokenizer: tokenizer, training: tokens[...], validation: [], corpus: nil, checkpointPath: nil)

@@ -35,13 +35,12 @@ struct CharLSTMCommand: ParsableCommand {
     do { command = try parseAsRoot() } catch { exit(withError: error) }
     do {
       try command.run()
-    } catch let e as ExitCode {
-      exit(withError: e)
-    } catch let e as CleanExit {
-      exit(withError: e)
+    } catch let e as ValidationError {
+      fail(e.message)
     } catch {
-      FileHandle.standardError.write(Data("charlstm: error: \(userMessage(error, command: command))\n".utf8))
-      Foundation.exit(1)
+      // ArgumentParser's own errors (help, version, exit codes) keep its handling.
+      if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
+      fail(userMessage(error, command: command))
     }
   }
 }
@@ -63,4 +62,10 @@ func userMessage(_ error: Error, command: ParsableCommand) -> String {
   case let e as LocalizedError: return e.errorDescription ?? "\(error)"
   default: return "\(error)"
   }
+}
+
+/// One line on standard error, exit 1.
+func fail(_ message: String) -> Never {
+  FileHandle.standardError.write(Data("charlstm: error: \(message)\n".utf8))
+  Foundation.exit(1)
 }

@@ -36,6 +36,7 @@ struct EvalCommand: ParsableCommand {
   var json = false
 
   @OptionGroup var threads: ThreadOptions
+  @OptionGroup var numerics: PrecisionOptions
 
   func validate() throws {
     if streams < 1 || streams > Evaluation.maxStreams { throw ValidationError("--streams \(streams) is invalid: expected an integer from 1 to 65536") }
@@ -47,7 +48,9 @@ struct EvalCommand: ParsableCommand {
     let ckpt = try Checkpoint.load(from: checkpoint)
     let (tokens, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
     try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)
-    let (loss, n) = Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)
+    let (loss, n) = Kernels.withPrecision((numerics.precision ?? .auto).resolved) {
+      Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)
+    }
     guard n > 0 else { throw ValidationError("\(corpus) has fewer than 2 characters; nothing to predict") }
     if json {
       let data = try JSONSerialization.data(withJSONObject: ["loss": loss, "bpc": loss / log(2), "characters": n], options: [.sortedKeys])

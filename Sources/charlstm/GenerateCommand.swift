@@ -48,9 +48,12 @@ struct GenerateCommand: ParsableCommand {
   var noPrompt = false
 
   @OptionGroup var threads: ThreadOptions
+  @OptionGroup var numerics: PrecisionOptions
 
   var options: SamplingOptions {
-    SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, count: count, seed: seed)
+    var o = SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, count: count, seed: seed)
+    o.precision = (numerics.precision ?? .auto).resolvedForGeneration
+    return o
   }
 
   /// One text streams as it is drawn; several are kept and printed one after another.

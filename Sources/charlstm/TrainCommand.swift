@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
 
   func validate() throws {
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
-    if sampleLength < 0 { throw ValidationError("--sample-length must be 0 or more") }
+    if sampleLength < 0 || sampleLength > 1_000_000 { throw ValidationError("--sample-length \(sampleLength) is invalid: expected 0 (none) to 1,000,000 characters; use 'charlstm generate' for longer texts") }
     if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if resume != nil {
@@ -334,7 +334,14 @@ func prepareDirectory(for path: String) throws {
   }
 }
 
-func modelMessage(_ e: ModelError) -> String { "invalid model: \(e.description)" }
+/// The model's complaint in the words of the flags that set it.
+func modelMessage(_ e: ModelError) -> String {
+  var text = e.description
+  for (field, flag) in [("vocabSize", "the vocabulary size"), ("embedSize", "--embed"), ("hiddenSize", "--hidden"), ("layers", "--layers"), ("dropout", "--dropout")] {
+    text = text.replacingOccurrences(of: field, with: flag)
+  }
+  return "invalid model: \(text)"
+}
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}

@@ -19,6 +19,10 @@ public struct SamplingOptions: Sendable, Equatable {
   public var count = 1
   /// Seed of the draws: the same seed, prompt and model give the same text.
   public var seed: UInt64 = 1
+  /// How the weights are held while sampling: fp32, or bf16 (rounded once; half the bytes read
+  /// per character, activations and accumulation stay fp32). The seed's draws are the same;
+  /// the text can differ where two characters' probabilities are within bf16 rounding.
+  public var precision: Kernels.Precision = .fp32
 
   /// Options with the given values; the defaults sample 500 characters at temperature 0.8, seed 1.
   public init(temperature: Double = 0.8, topK: Int = 0, topP: Double = 1, length: Int = 500, count: Int = 1, seed: UInt64 = 1) {
@@ -142,7 +146,7 @@ public final class Sampler {
     var rng = SeededGenerator(seed: options.seed)
     var state = LSTMState<Float>.zeros(for: model.config, batch: B)
     // Weights packed once for the whole generation; per character only one step and a draw.
-    let session = InferenceSession(model: model, batch: B)
+    let session = InferenceSession(model: model, batch: B, weights: options.precision)
     logits = [Float](repeating: 0, count: B * V)
     order = [Int32](repeating: 0, count: V)
     probs = [Double](repeating: 0, count: V)
