@@ -1,5 +1,7 @@
 /* AVX2+FMA microkernels: mr×32 (mr = 1..6) computed as two mr×16 halves, each with 2·mr ymm
- * accumulators (B panel row stride stays CLK_NR). */
+ * accumulators (B panel row stride stays CLK_NR). A is read from a packed block (element (i, p)
+ * at a[p·as + i]) or, for the _rm kernels, in place from a row-major A (a[i·lda + p]): the same
+ * FMAs in the same order, so both give identical bits. */
 #if defined(__x86_64__)
 #include "internal.h"
 #include <immintrin.h>
@@ -7,14 +9,14 @@
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
 static inline __attribute__((always_inline)) void half(const int MR, long k, const float *restrict a, long as,
-                                                       const float *restrict b, float *restrict c,
+                                                       long rs, const float *restrict b, float *restrict c,
                                                        long ldc, float alpha, float beta) {
   __m256 c0[6], c1[6];
   _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
   for (long p = 0; p < k; p++) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {
-      __m256 av = _mm256_broadcast_ss(a + i);
+      __m256 av = _mm256_broadcast_ss(a + i * rs);
       c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
       c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
     }
@@ -41,15 +43,24 @@ static inline __attribute__((always_inline)) void half(const int MR, long k, con
 #define DEF16(MR)                                                                              \
   static void ukr16_##MR(long k, const float *a, long as, const float *b, float *c, long ldc,  \
                          float alpha, float beta) {                                            \
-    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                \
+    half(MR, k, a, as, 1, b, c, ldc, alpha, beta);                                             \
+  }                                                                                            \
+  static void ukr16rm_##MR(long k, const float *a, long lda, const float *b, float *c,         \
+                           long ldc, float alpha, float beta) {                                \
+    half(MR, k, a, 1, lda, b, c, ldc, alpha, beta);                                            \
   }
 DEF16(1) DEF16(2) DEF16(3) DEF16(4) DEF16(5) DEF16(6)
 
 #define DEF(MR)                                                                                \
   static void ukr_##MR(long k, const float *a, long as, const float *b, float *c, long ldc, float alpha, \
                        float beta) {                                                           \
-    half(MR, k, a, as, b, c, ldc, alpha, beta);                                                    \
-    half(MR, k, a, as, b + 16, c + 16, ldc, alpha, beta);                                          \
+    half(MR, k, a, as, 1, b, c, ldc, alpha, beta);                                             \
+    half(MR, k, a, as, 1, b + 16, c + 16, ldc, alpha, beta);                                   \
+  }                                                                                            \
+  static void ukrrm_##MR(long k, const float *a, long lda, const float *b, float *c, long ldc, \
+                         float alpha, float beta) {                                            \
+    half(MR, k, a, 1, lda, b, c, ldc, alpha, beta);                                            \
+    half(MR, k, a, 1, lda, b + 16, c + 16, ldc, alpha, beta);                                  \
   }
 DEF(1) DEF(2) DEF(3) DEF(4) DEF(5) DEF(6)
 
@@ -61,6 +72,8 @@ const clk_isa_ops clk_ops_avx2 = {
     .mc = 144,
     .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6},
     .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6},
+    .ukr_rm = {0, ukrrm_1, ukrrm_2, ukrrm_3, ukrrm_4, ukrrm_5, ukrrm_6},
+    .ukr16_rm = {0, ukr16rm_1, ukr16rm_2, ukr16rm_3, ukr16rm_4, ukr16rm_5, ukr16rm_6},
     .pw = &clk_pw_avx2,
 };
 #endif
