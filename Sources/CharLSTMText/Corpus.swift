@@ -14,6 +14,10 @@ public struct Corpus: Sendable {
   public let byteCount: Int
   /// The files read, in order.
   public let files: [String]
+  /// Line breaks the loader added between files of a directory corpus (after each file that
+  /// does not end with one), so no line runs into the next file's: counted in ``tokens``, not in
+  /// ``byteCount``.
+  public var addedLineBreaks: Int = 0
 
   /// Training and validation parts: the validation part is the contiguous tail.
   /// - Parameter validationFraction: in [0, 1); 0 gives an empty validation part.
@@ -52,7 +56,8 @@ public enum CorpusLoader {
     try options.validate()
     var builder = VocabularyBuilder()
     var tokens: [Int32] = []
-    let (files, bytes) = try read(path: path, options: options, include: include, excluding: excluding, progress: progress) { cluster in
+    var added = 0
+    let (files, bytes) = try read(path: path, options: options, include: include, excluding: excluding, progress: progress, addedLineBreaks: &added) { cluster in
       tokens.append(builder.add(cluster))
     }
     guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
@@ -62,9 +67,11 @@ public enum CorpusLoader {
         for i in t.indices { t[i] = r[Int(t[i])] }
       }
     }
-    return Corpus(
+    var corpus = Corpus(
       tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens,
       byteCount: bytes, files: files)
+    corpus.addedLineBreaks = added
+    return corpus
   }
 
   /// Tokenizes a corpus held in memory (`name` stands for its path in messages), building its
@@ -125,7 +132,8 @@ public enum CorpusLoader {
   ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
     var tokens: [Int32] = []
     var missing: [String] = []
-    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, excluding: excluding, progress: nil) { cluster in
+    var added = 0
+    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, excluding: excluding, progress: nil, addedLineBreaks: &added) { cluster in
       if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
@@ -203,7 +211,7 @@ public enum CorpusLoader {
   /// Streams every cluster of the corpus to `emit`.
   private static func read(
     path: String, options: TokenizerOptions, include: String?, excluding: [String], progress: ((Int, Int) -> Void)?,
-    emit: (UnsafeBufferPointer<UInt16>) -> Void
+    addedLineBreaks: inout Int, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
     let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
@@ -225,6 +233,7 @@ public enum CorpusLoader {
       }
       // Files are separated by a line break when one does not end with it.
       if isDirectory, let last = bytes.last, last != 0x0A {
+        addedLineBreaks += 1
         try seg.feed([0x0A][...], final: true, emit: emit)
       }
       progress?(total, total)

@@ -56,7 +56,7 @@ struct EvalCommand: ParsableCommand {
       let data = try JSONSerialization.data(withJSONObject: ["loss": loss, "bpc": loss / log(2), "characters": n], options: [.sortedKeys])
       Output.write(String(decoding: data, as: UTF8.self) + "\n")
     } else {
-      Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@ characters\n", corpus, loss, loss / log(2), grouped(n)))
+      Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@\n", corpus, loss, loss / log(2), counted(n, "character")))
     }
   }
 }

@@ -52,7 +52,7 @@ struct InspectCommand: ParsableCommand {
       "checkpoint   \(checkpoint) (\(grouped(bytes)) bytes, format \(Checkpoint.formatVersion))",
       "model        \(m.layers)×\(m.hiddenSize) LSTM, embedding \(m.embedSize), dropout \(m.dropout)",
       "parameters   \(grouped(m.parameterCount))",
-      "vocabulary   \(ckpt.tokenizer.vocabulary.count) characters (\(ckpt.tokenizer.options.normalization.rawValue)\(ckpt.tokenizer.options.lowercase ? ", lowercased" : ""))",
+      "vocabulary   \(counted(ckpt.tokenizer.vocabulary.count, "character")) (\(ckpt.tokenizer.options.normalization.rawValue)\(ckpt.tokenizer.options.lowercase ? ", lowercased" : ""))",
     ]
     if let s = ckpt.state, let t = ckpt.training {
       lines.append("step         \(s.step) of \(t.steps), epoch \(s.epoch), \(formatDuration(s.elapsedSeconds)) of training")
@@ -63,7 +63,7 @@ struct InspectCommand: ParsableCommand {
     } else {
       lines.append("weights only (no training state)")
     }
-    if let c = ckpt.corpus { lines.append("corpus       \(c.path) (\(grouped(c.characters)) characters)") }
+    if let c = ckpt.corpus { lines.append("corpus       \(c.path) (\(counted(c.characters, "character")))") }
     Output.write(lines.joined(separator: "\n") + "\n")
   }
 }

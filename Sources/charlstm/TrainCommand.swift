@@ -107,7 +107,7 @@ struct TrainCommand: ParsableCommand {
     if !quiet {
       let m = trainer.model.config
       let c = trainer.config
-      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(Kernels.threads) threads (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     defer { withExtendedLifetime(lock) {} }
@@ -224,7 +224,7 @@ struct TrainCommand: ParsableCommand {
       layers: layers ?? 2, dropout: dropout ?? 0)
     do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
     if !quiet {
-      Output.note("corpus \(path): \(grouped(loaded.byteCount)) bytes, \(grouped(loaded.tokens.count)) characters, \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
+      Output.note("corpus \(path): \(counted(loaded.byteCount, "byte")), \(counted(loaded.tokens.count, "character")), \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
     }
     return try Trainer(
       model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,

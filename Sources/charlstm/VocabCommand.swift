@@ -36,6 +36,7 @@ struct VocabCommand: ParsableCommand {
       var object: [String: Any] = [
         "bytes": corpus.byteCount,
         "characters": corpus.tokens.count,
+        "added_line_breaks": corpus.addedLineBreaks,
         "distinct": vocab.count,
         "files": corpus.files.count,
         "vocabulary": vocab.symbols,
@@ -50,11 +51,11 @@ struct VocabCommand: ParsableCommand {
       Output.write(String(decoding: data, as: UTF8.self) + "\n")
       return
     }
-    let fileNote = corpus.files.count == 1 ? "1 file" : "\(corpus.files.count) files"
+    let fileNote = counted(corpus.files.count, "file")
     var lines = [
       "corpus      \(self.corpus) (\(fileNote))",
       "bytes       \(grouped(corpus.byteCount))",
-      "characters  \(grouped(corpus.tokens.count))",
+      "characters  \(grouped(corpus.tokens.count))" + (corpus.addedLineBreaks == 0 ? "" : " (including \(counted(corpus.addedLineBreaks, "line break")) added between files that do not end with one)"),
       "distinct    \(grouped(vocab.count))" + (vocab.unknownIndex == nil ? "" : " (including the unknown symbol)"),
     ]
     if !frequent.isEmpty {
@@ -69,6 +70,9 @@ struct VocabCommand: ParsableCommand {
 }
 
 /// 1234567 → "1,234,567".
+/// "1 character", "2 characters", "1,000 characters".
+func counted(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 1 ? "" : "s")" }
+
 func grouped(_ n: Int) -> String {
   let s = String(n.magnitude)
   var out = ""

@@ -26,6 +26,26 @@ import Testing
     #expect(r.stdout.contains("'a'"))
   }
 
+  /// A directory corpus joins files with a line break when one does not end with it: the added
+  /// characters are counted and said, not passed off as text; one file is "1 file".
+  @Test func lineBreaksAddedBetweenFilesAreReported() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    try FileManager.default.createDirectory(atPath: dir.path + "/d", withIntermediateDirectories: true)
+    _ = dir.write("d/a.txt", Array("ab".utf8))
+    _ = dir.write("d/b.txt", Array("cd\n".utf8))
+    _ = dir.write("d/c.txt", Array("e".utf8))
+    let json = try CLI.run(["vocab", dir.path + "/d", "--json"])
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    #expect(object["bytes"] as? Int == 6)
+    #expect(object["characters"] as? Int == 8, "ab⏎ cd⏎ e⏎")
+    #expect(object["added_line_breaks"] as? Int == 2)
+    let text = try CLI.run(["vocab", dir.path + "/d"])
+    #expect(text.stdout.contains("characters  8 (including 2 line breaks added between files that do not end with one)"), "\(text.stdout)")
+    let one = try CLI.run(["vocab", dir.path + "/d/b.txt"])
+    #expect(one.stdout.contains("(1 file)") && !one.stdout.contains("added"), "\(one.stdout)")
+  }
+
   @Test func userErrorsGiveOneLineAndNonZeroStatus() throws {
     let dir = Scratch()
     defer { dir.cleanup() }
