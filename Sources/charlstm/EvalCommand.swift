@@ -8,10 +8,15 @@ struct EvalCommand: ParsableCommand {
     commandName: "eval",
     abstract: "Loss of a checkpoint on a text, in nats and bits per character (state carried).",
     discussion: """
-      Every next character is scored once, with the recurrent state carried through the text.
+      Every next character is scored once, with the recurrent state carried through the text. \
+      With --windows N, nanoGPT's measure is printed beside it: the mean loss over --samples \
+      random windows of N characters, each scored from a zero state (karpathy/nanoGPT, \
+      estimate_loss), so a figure can be compared with a transformer's. --tail F scores only the \
+      last fraction F of the text: the validation split of 'train --val-fraction F'.
 
-      Example:
-        charlstm eval checkpoints/tinyshakespeare.best.safetensors ../shared/corpora/tinyshakespeare.txt --json
+      Examples:
+        charlstm eval checkpoints/tinyshakespeare.best.safetensors corpora/tinyshakespeare.txt --json
+        charlstm eval checkpoints/tinyshakespeare.best.safetensors corpora/tinyshakespeare.txt --tail 0.1 --windows 256
       """)
 
   @Argument(help: "A checkpoint written by 'charlstm train'.")
@@ -32,6 +37,18 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "Skip characters the model does not know (default: map to its unknown symbol, or fail).")
   var dropUnknown = false
 
+  @Option(help: "Score only the last fraction F of the text, in (0, 1] (the split 'train --val-fraction F' holds out).")
+  var tail: Double?
+
+  @Option(help: "Also report nanoGPT's measure: random windows of N characters (1 to 65536), each from a zero state.")
+  var windows: Int?
+
+  @Option(help: "How many random windows for --windows (1 to 1,000,000).")
+  var samples: Int = 2000
+
+  @Option(help: "Seed of the window positions for --windows.")
+  var seed: UInt64 = 1337
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -41,22 +58,45 @@ struct EvalCommand: ParsableCommand {
   func validate() throws {
     if streams < 1 || streams > Evaluation.maxStreams { throw ValidationError("--streams \(streams) is invalid: expected an integer from 1 to 65536") }
     if seq < 1 || seq > Evaluation.maxSeqLength { throw ValidationError("--seq \(seq) is invalid: expected an integer from 1 to 65536") }
+    if let tail, !(tail > 0 && tail <= 1) { throw ValidationError("--tail \(tail) is invalid: expected a fraction in (0, 1], e.g. 0.1") }
+    if let windows, windows < 1 || windows > Evaluation.maxSeqLength { throw ValidationError("--windows \(windows) is invalid: expected 1 to 65536 characters, e.g. 256") }
+    if samples < 1 || samples > 1_000_000 { throw ValidationError("--samples \(samples) is invalid: expected 1 to 1,000,000") }
   }
 
   func run() throws {
     threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
-    let (tokens, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
+    let (all, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
+    // The same cut as training's validation split.
+    let tokens = tail.map { all[(all.count - Int((Double(all.count) * $0).rounded()))...] } ?? all[...]
     try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)
-    let (loss, n) = Kernels.withPrecision((numerics.precision ?? .auto).resolved) {
-      Evaluation.meanLoss(model: ckpt.makeModel(), tokens: tokens[...], batch: streams, seqLength: seq)
+    if let windows {
+      try Evaluation.check(model: ckpt.model, tokens: windows * min(samples, 100) + 1, batch: min(samples, 100), seqLength: windows)
+    }
+    let model = ckpt.makeModel()
+    let precision = (numerics.precision ?? .auto).resolved
+    let (loss, n) = Kernels.withPrecision(precision) {
+      Evaluation.meanLoss(model: model, tokens: tokens, batch: streams, seqLength: seq)
     }
     guard n > 0 else { throw ValidationError("\(corpus) has fewer than 2 characters; nothing to predict") }
+    let windowed = try windows.map { w throws -> Double in
+      guard let l = Kernels.withPrecision(precision, { Evaluation.windowedLoss(model: model, tokens: tokens, window: w, samples: samples, seed: seed) }) else {
+        throw ValidationError("--windows \(w) needs a text longer than one window (\(counted(tokens.count, "character")) here); give a shorter --windows")
+      }
+      return l
+    }
     if json {
-      let data = try JSONSerialization.data(withJSONObject: ["loss": loss, "bpc": loss / log(2), "characters": n], options: [.sortedKeys])
+      var object: [String: Any] = ["loss": loss, "bpc": loss / log(2), "characters": n]
+      if let windowed, let windows {
+        object["windowed"] = ["loss": windowed, "bpc": windowed / log(2), "window": windows, "samples": samples, "seed": seed]
+      }
+      let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
       Output.write(String(decoding: data, as: UTF8.self) + "\n")
     } else {
-      Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@\n", corpus, loss, loss / log(2), counted(n, "character")))
+      Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@ (state carried)\n", corpus, loss, loss / log(2), counted(n, "character")))
+      if let windowed, let windows {
+        Output.write(String(format: "%@: %.4f nats/char · %.4f bits/char over %@ random %d-character windows from a zero state (seed %llu)\n", corpus, windowed, windowed / log(2), grouped(samples), windows, seed))
+      }
     }
   }
 }
