@@ -1,5 +1,6 @@
 /* Run-time ISA selection and thread-local scratch. */
 #include "internal.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +100,40 @@ const clk_isa_ops *clk_ops(void) {
 
 const char *clk_isa_name(void) { return clk_ops()->name; }
 
+/* Thread-local scratch, grown on demand and kept for the thread's next product. A thread that
+ * exits (a server's request threads, pool workers) frees its buffers: its first allocation
+ * registers it with a pthread key whose destructor runs at thread exit. The main thread's
+ * buffers are left to the process's exit (key destructors do not run for it). */
 static _Thread_local float *tl_buf[2];
 static _Thread_local size_t tl_cap[2];
+static _Thread_local int tl_registered;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+/* Runs in the exiting thread, whose thread-local variables are still valid. Resetting them
+ * lets a later destructor that runs a product allocate (and register) again. */
+static void free_scratch(void *unused) {
+  (void)unused;
+  for (int s = 0; s < 2; s++) {
+    free(tl_buf[s]);
+    tl_buf[s] = NULL;
+    tl_cap[s] = 0;
+  }
+  tl_registered = 0;
+}
+
+static void make_scratch_key(void) {
+  scratch_key_ok = pthread_key_create(&scratch_key, free_scratch) == 0;
+}
 
 float *clk_scratch(int slot, size_t floats) {
   if (floats > tl_cap[slot]) {
+    if (!tl_registered) {
+      pthread_once(&scratch_once, make_scratch_key);
+      /* Any non-NULL value makes the destructor run; without a key the buffers just stay. */
+      if (scratch_key_ok && pthread_setspecific(scratch_key, tl_buf) == 0) tl_registered = 1;
+    }
     free(tl_buf[slot]);
     size_t cap = floats + floats / 4 + 1024;
     size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;

@@ -116,6 +116,24 @@ typedef struct {
   long nc; /* columns per task tile (multiple of CLK_NR, or ≥ n) */
 } gemm_job;
 
+/* Row blocks of one task tile: row_blocks splits a tile of mc ≤ ops->mc rows into
+ * nb = ceil(mc / mrmax) blocks, so a tile has at most ceil(ops->mc / ops->mrmax) blocks. The
+ * per-ISA values live in the ISA tables (ukr_*.c), which this file cannot see at compile time;
+ * they are restated here so that any change to them that would overflow `hs[]` / `bdst[]`
+ * must come with a change to this bound:
+ *   avx512 (ukr_avx512.c)            mc 140, mrmax 14 → 10 blocks
+ *   avx2 (ukr_avx2.c)                mc 144, mrmax 6  → 24 blocks
+ *   portable on x86 (ukr_portable.c) mc 128, mrmax 2  → 64 blocks (the largest)
+ *   portable on arm64                mc 128, mrmax 4  → 32 blocks
+ * Each block is 1 ≤ height ≤ mrmax ≤ CLK_MRMAX rows (heights differ by ≤ 1). */
+#define CLK_MAX_ROW_BLOCKS 64
+#define CLK_ROW_BLOCKS(mc, mrmax) (((mc) + (mrmax) - 1) / (mrmax))
+_Static_assert(CLK_ROW_BLOCKS(140, 14) <= CLK_MAX_ROW_BLOCKS, "avx512 tile has more row blocks than hs[]/bdst[] hold");
+_Static_assert(CLK_ROW_BLOCKS(144, 6) <= CLK_MAX_ROW_BLOCKS, "avx2 tile has more row blocks than hs[]/bdst[] hold");
+_Static_assert(CLK_ROW_BLOCKS(128, 2) <= CLK_MAX_ROW_BLOCKS, "portable (x86) tile has more row blocks than hs[]/bdst[] hold");
+_Static_assert(CLK_ROW_BLOCKS(128, 4) <= CLK_MAX_ROW_BLOCKS, "portable (arm64) tile has more row blocks than hs[]/bdst[] hold");
+_Static_assert(14 <= CLK_MRMAX && 6 <= CLK_MRMAX && 4 <= CLK_MRMAX, "a block height exceeds CLK_MRMAX (src[], tmp[])");
+
 /* Splits mc rows into the fewest blocks of ≤ mrmax rows with heights differing by ≤ 1. */
 static int row_blocks(long mc, int mrmax, int *heights) {
   int nb = (int)((mc + mrmax - 1) / mrmax);
@@ -145,7 +163,7 @@ static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const 
   } else {
     /* A stored k×m: each p is one contiguous run of mc values. Rows are far apart (a large
      * lda defeats the hardware prefetchers), so prefetch a few rows ahead. */
-    float *bdst[64];
+    float *bdst[CLK_MAX_ROW_BLOCKS];
     float *d = dst;
     for (int bi = 0; bi < nb; bi++) {
       bdst[bi] = d;
@@ -174,7 +192,7 @@ static void gemm_task(void *vctx, long t) {
   long ic = t % J->n_ic, jc = t / J->n_ic;
   long i0 = ic * ops->mc, mc = J->m - i0 < ops->mc ? J->m - i0 : ops->mc;
   long j0 = jc * J->nc, j1 = j0 + J->nc < J->n ? j0 + J->nc : J->n;
-  int hs[64];
+  int hs[CLK_MAX_ROW_BLOCKS];
   int nb = row_blocks(mc, ops->mrmax, hs);
   long kmax = J->k < CLK_KC ? J->k : CLK_KC;
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);

@@ -21,27 +21,58 @@ import Testing
     return w.serialized()
   }
 
-  /// Checks everything an accepted file promises.
-  static func checkConsistent(_ f: SafeTensorsFile, fileSize: Int) -> Bool {
-    let dataSize = fileSize - f.dataStart
+  /// Checks everything an accepted file promises, from the file's own bytes: the tensors tile
+  /// the data section exactly; each tensor's element count is the product of its shape (0 with
+  /// a 0 dimension), its byte count is dtype size × element count, `rawBytes` are exactly the
+  /// file's bytes at `dataStart + byteRange`, and the typed reader of its dtype returns that
+  /// many elements, bit for bit the little-endian bytes; names are unique. nil when consistent,
+  /// else what is wrong.
+  static func inconsistency(_ f: SafeTensorsFile, bytes: [UInt8]) -> String? {
+    let dataSize = bytes.count - f.dataStart
+    guard f.dataStart >= 8, dataSize >= 0 else { return "dataStart \(f.dataStart) of \(bytes.count) bytes" }
+    let field = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    guard field == UInt64(f.dataStart - 8) else { return "dataStart \(f.dataStart) but length field \(field)" }
     var end = 0
     for t in f.tensors.sorted(by: { ($0.byteRange.lowerBound, $0.byteRange.upperBound) < ($1.byteRange.lowerBound, $1.byteRange.upperBound) }) {
-      guard t.byteRange.lowerBound == end else { return false }
+      guard t.byteRange.lowerBound == end else { return "\(t.name) starts at \(t.byteRange.lowerBound), previous ends at \(end)" }
       end = t.byteRange.upperBound
     }
-    guard end == dataSize, f.dataStart >= 8 else { return false }
+    guard end == dataSize else { return "tensors end at \(end) of \(dataSize) data bytes" }
     for t in f.tensors {
-      guard t.byteCount == t.elementCount * t.dtype.byteSize, f.info(t.name) == t,
-        (try? f.rawBytes(t.name).count) == t.byteCount
-      else { return false }
+      let elements = t.shape.contains(0) ? 0 : t.shape.reduce(1, *)
+      guard t.elementCount == elements, t.byteCount == elements * t.dtype.byteSize, f.info(t.name) == t else {
+        return "\(t.name): \(t.dtype) \(t.shape) has \(t.elementCount) elements, \(t.byteCount) bytes"
+      }
+      let expected = Array(bytes[(f.dataStart + t.byteRange.lowerBound)..<(f.dataStart + t.byteRange.upperBound)])
+      guard let raw = try? f.rawBytes(t.name), raw == expected else { return "\(t.name): rawBytes differ from the file" }
+      /// The little-endian integer of element `i` of `expected`, `size` bytes wide.
+      func word(_ i: Int, _ size: Int) -> UInt64 {
+        (0..<size).reduce(UInt64(0)) { $0 | UInt64(expected[i * size + $1]) << (8 * UInt64($1)) }
+      }
+      let typed: [UInt64]?
       switch t.dtype {
-      case .f32: guard (try? f.floats(t.name, shape: t.shape).count) == t.elementCount else { return false }
-      case .f64: guard (try? f.doubles(t.name).count) == t.elementCount else { return false }
-      case .u64: guard (try? f.uint64s(t.name).count) == t.elementCount else { return false }
-      default: break
+      case .f32: typed = (try? f.floats(t.name, shape: t.shape))?.map { UInt64($0.bitPattern) }
+      case .f64: typed = (try? f.doubles(t.name, shape: t.shape))?.map(\.bitPattern)
+      case .u64: typed = try? f.uint64s(t.name, shape: t.shape)
+      case .i64: typed = (try? f.int64s(t.name, shape: t.shape))?.map { UInt64(bitPattern: $0) }
+      case .i32: typed = (try? f.int32s(t.name, shape: t.shape))?.map { UInt64(UInt32(bitPattern: $0)) }
+      case .u8: typed = (try? f.uint8s(t.name, shape: t.shape))?.map { UInt64($0) }
+      default: continue
+      }
+      guard let typed, typed == (0..<elements).map({ word($0, t.dtype.byteSize) }) else {
+        return "\(t.name): the \(t.dtype) reader does not return the file's \(elements) elements"
       }
     }
-    return Set(f.tensorNames).count == f.tensorNames.count
+    guard Set(f.tensorNames).count == f.tensorNames.count else { return "repeated names \(f.tensorNames)" }
+    return nil
+  }
+
+  /// Whether a message is one line of text: no control characters (C0, DEL, C1) and no
+  /// Unicode line or paragraph separators.
+  static func isOneCleanLine(_ s: String) -> Bool {
+    !s.isEmpty && s.unicodeScalars.allSatisfy {
+      $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) && $0.value != 0x2028 && $0.value != 0x2029
+    }
   }
 
   /// Digit runs inside the header, as byte ranges of the file.
@@ -144,26 +175,50 @@ import Testing
   @Test func mutatedFilesLoadConsistentlyOrThrowTypedErrors() throws {
     let base = Self.baseFile()
     let original = try SafeTensorsFile(bytes: base)
-    #expect(Self.checkConsistent(original, fileSize: base.count))
+    #expect(Self.inconsistency(original, bytes: base) == nil)
 
     var accepted = 0
     var rejected = 0
     var errorKinds: [String: Int] = [:]
-    func run(_ bytes: [UInt8]) {
+    /// Loads `bytes`: an accepted file must be consistent with its bytes and survive being
+    /// written again (same tensors, dtypes, shapes, bytes and metadata); a rejection must be one
+    /// clean line naming the path. Returns the error's case name (nil when accepted).
+    @discardableResult
+    func run(_ bytes: [UInt8]) -> String? {
+      let path = "fuzz/\u{1}dir\n.safetensors"  // control characters in the path must be escaped
       do {
-        let f = try SafeTensorsFile(bytes: bytes, path: "fuzz.safetensors")
+        let f = try SafeTensorsFile(bytes: bytes, path: path)
         accepted += 1
-        #expect(Self.checkConsistent(f, fileSize: bytes.count), "inconsistent accepted file: \(bytes)")
+        if let why = Self.inconsistency(f, bytes: bytes) {
+          Issue.record("inconsistent accepted file (\(why)): \(bytes)")
+          return nil
+        }
+        var w = SafeTensorsWriter(metadata: f.metadata)
+        for t in f.tensors { w.add(t.name, dtype: t.dtype, shape: t.shape, bytes: (try? f.rawBytes(t.name)) ?? []) }
+        let again = try? SafeTensorsFile(bytes: w.serialized())
+        #expect(again?.metadata == f.metadata && again?.tensorNames == f.tensorNames, "rewritten file differs: \(bytes)")
+        for t in f.tensors {
+          let u = again?.info(t.name)
+          #expect(u?.dtype == t.dtype && u?.shape == t.shape && (try? again?.rawBytes(t.name)) == (try? f.rawBytes(t.name)))
+        }
+        return nil
       } catch {
         rejected += 1
-        errorKinds[caseName(error) ?? "?", default: 0] += 1
+        let kind = caseName(error) ?? "?"
+        errorKinds[kind, default: 0] += 1
         let d = error.description
-        #expect(d.hasPrefix("fuzz.safetensors") && !d.contains("\n"))
+        #expect(d.hasPrefix("fuzz/\\u{1}dir\\n.safetensors: ") && Self.isOneCleanLine(d), "\(kind): \(d.debugDescription)")
+        #expect(error.errorDescription == d)
+        return kind
       }
     }
 
-    // Every truncation length.
-    for n in 0..<base.count { run(Array(base.prefix(n))) }
+    // Every truncation length: a strict prefix of a valid file is always refused, as too short
+    // below the 8-byte length field and as truncated from there on.
+    for n in 0..<base.count {
+      let kind = run(Array(base.prefix(n)))
+      #expect(kind == (n < 8 ? "fileTooShort" : "truncated"), "prefix of \(n) bytes: \(kind ?? "accepted")")
+    }
     // Seeded random mutations.
     var rng = SplitMix64(seed: 0x5AFE_7E45)
     let mutations = 6000
@@ -175,12 +230,16 @@ import Testing
       run(lengthField(UInt64(Int.random(in: 0...n, using: &rng))) + garbage)
     }
 
-    let total = base.count + mutations + 500
-    #expect(accepted + rejected == total)
-    #expect(accepted > 0)
-    #expect(rejected > 0)
-    #expect(errorKinds.count >= 8, "\(errorKinds)")
-    print("SafeTensors fuzz: \(total) inputs, \(accepted) accepted, \(rejected) rejected; errors: \(errorKinds.sorted { $0.key < $1.key })")
+    // The mutations must exercise both outcomes and many kinds of refusal (these counts are
+    // properties of the seeded inputs: a validator that accepts or refuses too much fails them).
+    #expect(accepted >= 50, "only \(accepted) mutated files accepted")
+    #expect(rejected >= 5000, "only \(rejected) inputs refused")
+    #expect(errorKinds.count >= 10, "\(errorKinds)")
+    for kind in ["fileTooShort", "truncated", "headerTooLarge", "invalidHeaderUTF8", "invalidHeaderJSON", "offsetsOutOfRange",
+                 "invalidTensorEntry", "unknownDType", "badShape", "sizeMismatch", "gapInData"] {
+      #expect(errorKinds[kind, default: 0] > 0, "no input refused as \(kind): \(errorKinds)")
+    }
+    print("SafeTensors fuzz: \(accepted + rejected) inputs, \(accepted) accepted, \(rejected) rejected; errors: \(errorKinds.sorted { $0.key < $1.key })")
   }
 
   @Test func largeHostileHeadersStayBounded() {

@@ -63,13 +63,41 @@ import Testing
     #expect(directoryEntries(dir) == ["model.safetensors"])
   }
 
+  /// Both F32 `add` overloads (array and buffer) against bytes written out by hand: the
+  /// IEEE 754 binary32 patterns of the values, least significant byte first. A bug shared by
+  /// both overloads (byte order, a wrong element size, a dropped element) fails.
   @Test func unsafeBufferOverloadMatchesArray() throws {
-    let values: [Float] = (0..<12).map { Float($0) * 0.5 }
+    let values: [Float] = [1, -2, 0.5, 0.1, -0.0, .infinity, 3.1415927, .leastNonzeroMagnitude, 3, -1.5, 1e-3, .greatestFiniteMagnitude]
+    let littleEndian: [UInt8] = [
+      0x00, 0x00, 0x80, 0x3F,  // 1        0x3F800000
+      0x00, 0x00, 0x00, 0xC0,  // −2       0xC0000000
+      0x00, 0x00, 0x00, 0x3F,  // 0.5      0x3F000000
+      0xCD, 0xCC, 0xCC, 0x3D,  // 0.1      0x3DCCCCCD
+      0x00, 0x00, 0x00, 0x80,  // −0       0x80000000
+      0x00, 0x00, 0x80, 0x7F,  // +∞       0x7F800000
+      0xDB, 0x0F, 0x49, 0x40,  // 3.1415927 0x40490FDB (π to nearest)
+      0x01, 0x00, 0x00, 0x00,  // 2^−149   0x00000001
+      0x00, 0x00, 0x40, 0x40,  // 3        0x40400000
+      0x00, 0x00, 0xC0, 0xBF,  // −1.5     0xBFC00000
+      0x6F, 0x12, 0x83, 0x3A,  // 0.001    0x3A83126F
+      0xFF, 0xFF, 0x7F, 0x7F,  // max      0x7F7FFFFF
+    ]
+    // The header this writer produces for one F32 [3, 4] tensor "w", padded to 8 bytes.
+    let json = #"{"w":{"dtype":"F32","shape":[3,4],"data_offsets":[0,48]}}"#
+    var header = Array(json.utf8)
+    while header.count % 8 != 0 { header.append(0x20) }
+    let expected = lengthField(UInt64(header.count)) + header + littleEndian
+
     var a = SafeTensorsWriter()
     a.add("w", floats: values, shape: [3, 4])
     var b = SafeTensorsWriter()
     values.withUnsafeBufferPointer { b.add("w", floats: $0, shape: [3, 4]) }
-    #expect(a.serialized() == b.serialized())
+    #expect(a.serialized() == expected)
+    #expect(b.serialized() == expected)
+    // And the reader turns those bytes back into the same bit patterns.
+    let f = try SafeTensorsFile(bytes: expected)
+    #expect(try f.rawBytes("w") == littleEndian)
+    #expect(try f.floats("w", shape: [3, 4]).map(\.bitPattern) == values.map(\.bitPattern))
   }
 
   @Test func byteExactSmallExample() {
