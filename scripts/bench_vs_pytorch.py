@@ -43,13 +43,13 @@ def main():
     ap.add_argument("--python", default="/tmp/torchpeer/bin/python")
     ap.add_argument("--charlstm", default=os.path.join(ROOT, ".build", "release", "charlstm"))
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, noisy)")
-    ap.add_argument("--only", default=None, help="substring of the configuration names to run")
+    ap.add_argument("--only", default=None, help="a substring of the configuration names to run, or a comma-separated list of names")
     ap.add_argument("--out", default=None, help="append every JSON result here")
     ap.add_argument("--precision", default="auto", help="charlstm's --precision for the main rows (fp32|bf16|auto)")
     a = ap.parse_args()
     rows = []
     for name, mode, size, threads, vocab, target in MATRIX:
-        if a.only and a.only not in name:
+        if a.only and not any(part and part == name for part in a.only.split(",")) and a.only not in name:
             continue
         E, H, L, B, T = SIZES[size]
         warm, steps = (1, 3) if a.quick else ((3, 10) if size == "L" else (5, 20))

@@ -11,11 +11,8 @@ import Testing
 /// relative (6e-8), so 5 steps stay below ~2e-6 of the values involved; a wrong constant or a
 /// missing term (β's, ε, bias correction, μ, dampening) changes the result by 1e-4 to 1 of it.
 ///
-/// Known issue (Adam only): Optimizer.swift computes (1 − β2) in Float from β2 = 0.999f, which
-/// is 0.00099998713 — 1.3e-5 relative below PyTorch's 0.001 (PyTorch passes 1 − β2 computed in
-/// double). v is then 1.3e-5 low and each update ~6e-6 high: harmless for training, but outside
-/// the Float-rounding tolerance above, so Adam is held to it under `withKnownIssue` and, outside
-/// it, to 3e-5 (which still fails every formula mistake listed above).
+/// This test found that Optimizer.swift computed Adam's 1 − β2 in Float (0.00099998713, 1.3e-5
+/// relative below PyTorch's 0.001); the constants are now computed in Double, as PyTorch does.
 @Suite struct OptimizerFormulaTests {
   static let count = 12
   static let steps = 5
@@ -85,14 +82,9 @@ import Testing
     }
     let (got, state) = Self.run(.adam, momentum: 0)
     #expect(state.step == Self.steps)
-    Self.expectClose(got, want, "adam", rel: 3e-5)
-    Self.expectClose(state.first, m, "adam m", rel: 3e-5)
-    Self.expectClose(state.second, v, "adam v", rel: 3e-5)
-    withKnownIssue("Optimizer.swift: Adam's 1 − β2 is rounded in Float (0.00099998713, 1.3e-5 relative from 0.001)") {
-      Self.expectClose(got, want, "adam")
-      Self.expectClose(state.first, m, "adam m")
-      Self.expectClose(state.second, v, "adam v")
-    }
+    Self.expectClose(got, want, "adam")
+    Self.expectClose(state.first, m, "adam m")
+    Self.expectClose(state.second, v, "adam v")
   }
 
   /// torch.optim.RMSprop(lr, alpha=0.99, eps=1e-8), no momentum, not centered:

@@ -42,6 +42,8 @@ public struct OptimizerState: Equatable, Sendable {
     case .adam:
       let b1: Float = 0.9
       let b2: Float = 0.999
+      // 1 − β computed in Double, as PyTorch does (in Float, 1 − 0.999f is 0.00099998713).
+      let c1 = Float(1 - 0.9), c2 = Float(1 - 0.999)
       let eps: Float = 1e-8
       let bc1 = 1 - pow(0.9, Double(step))
       let bc2 = 1 - pow(0.999, Double(step))
@@ -51,20 +53,21 @@ public struct OptimizerState: Equatable, Sendable {
         second.withUnsafeMutableBufferPointer { v in
           for i in 0..<n {
             let g = grads[i]
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m[i] = b1 * m[i] + c1 * g
+            v[i] = b2 * v[i] + c2 * g * g
             params[i] -= stepSize * m[i] / ((v[i]).squareRoot() * invSqrtBC2 + eps)
           }
         }
       }
     case .rmsprop:
       let alpha: Float = 0.99
+      let cAlpha = Float(1 - 0.99)
       let eps: Float = 1e-8
       let rate = Float(lr)
       second.withUnsafeMutableBufferPointer { v in
         for i in 0..<n {
           let g = grads[i]
-          v[i] = alpha * v[i] + (1 - alpha) * g * g
+          v[i] = alpha * v[i] + cAlpha * g * g
           params[i] -= rate * g / (v[i].squareRoot() + eps)
         }
       }
