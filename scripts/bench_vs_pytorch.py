@@ -38,6 +38,16 @@ def run(cmd, env):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def try_run(cmd, env):
+    """run(), or None with the reason when the program fails (PyTorch's oneDNN has no bf16 LSTM
+    on CPUs without AVX-512: "could not create a primitive descriptor")."""
+    try:
+        return run(cmd, env), None
+    except subprocess.CalledProcessError as e:
+        last = (e.stderr or "").strip().splitlines()
+        return None, (last[-1] if last else f"exit {e.returncode}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", default="/tmp/torchpeer/bin/python")
@@ -62,7 +72,11 @@ def main():
         for mk in ("on", "off"):
             theirs[mk] = run([a.python, PEER, "--mode", mode, "--mkldnn", mk, "--precision", "fp32"] + knobs, env)
         ours_fp32 = run([a.charlstm, "bench", mode, "--precision", "fp32"] + knobs, env)
-        theirs["bf16"] = run([a.python, PEER, "--mode", mode, "--mkldnn", "on", "--precision", "bf16"] + knobs, env)
+        bf16, why = try_run([a.python, PEER, "--mode", mode, "--mkldnn", "on", "--precision", "bf16"] + knobs, env)
+        if bf16 is not None:
+            theirs["bf16"] = bf16
+        else:
+            print(f"{name}: PyTorch bf16 (oneDNN) not available here: {why}", file=sys.stderr, flush=True)
         ours_again = run([a.charlstm, "bench", mode, "--precision", a.precision] + knobs, env)
         key = "train" if mode == "train" else "sample"
         cps = lambda r: r[key]["chars_per_s"]["median"]
@@ -84,7 +98,7 @@ def main():
                      ceiling / torch_gf if ceiling and torch_gf else float("nan")))
         if a.out:
             with open(a.out, "a") as f:
-                for r in (ours, ours_fp32, ours_again, theirs["on"], theirs["off"], theirs["bf16"]):
+                for r in [ours, ours_fp32, ours_again] + list(theirs.values()):
                     f.write(json.dumps(dict(r, config=name)) + "\n")
         print(f"{name}: charlstm {rows[-1][1]:,.0f} chars/s ({our.get('precision', '?')}) vs torch {rows[-1][2]:,.0f} ({best_mk}) = {ratio:.2f}x; fp32 vs fp32 {fp32_ratio:.2f}x", file=sys.stderr, flush=True)
     print(f"charlstm precision: {a.precision}; PyTorch's best of fp32 oneDNN on / off and bf16 autocast\n")
