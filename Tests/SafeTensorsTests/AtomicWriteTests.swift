@@ -203,7 +203,7 @@ final class FakeIOState: @unchecked Sendable {
     let fifo = dir + "/pipe"
     #expect(mkfifo(fifo, 0o644) == 0)
     let target = dir + "/target.txt"
-    FileManager.default.createFile(atPath: target, contents: Data("precious".utf8))
+    _ = FileManager.default.createFile(atPath: target, contents: Data("precious".utf8))
     let link = dir + "/link"
     #expect(symlink(target, link) == 0)
     let dangling = dir + "/dangling"
@@ -229,7 +229,7 @@ final class FakeIOState: @unchecked Sendable {
     defer { removeTree(dir) }
     let path = dir + "/m.safetensors"
     for name in [".m.safetensors.tmp-123-abc", ".m.safetensors.tmp-77-ff", ".other.safetensors.tmp-5-1", "m.safetensors"] {
-      FileManager.default.createFile(atPath: dir + "/" + name, contents: Data())
+      _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data())
     }
     let found = AtomicFile.leftovers(of: path).sorted { $0.pid < $1.pid }
     #expect(found.map(\.pid) == [77, 123])
