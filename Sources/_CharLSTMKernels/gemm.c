@@ -81,17 +81,9 @@ static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb
   clk_parallel_for(ntasks, (double)k * n * 8, pack_task, &J);
 }
 
-size_t clk_packed_bytes(long k, long n) {
-  if (k < 0) k = 0;
-  if (n < 0) n = 0;
-  return 128 + (size_t)k * (size_t)clk_npanels(n) * CLK_NR * sizeof(float);
-}
+size_t clk_packed_bytes(long k, long n) { return clk_packed_size(k, n, sizeof(float)); }
 
-static float *packed_data(void *packed) {
-  uintptr_t base = (uintptr_t)packed;
-  uintptr_t data = (base + sizeof(clk_pack_header) + 63) & ~(uintptr_t)63;
-  return (float *)data;
-}
+static float *packed_data(void *packed) { return clk_packed_payload(packed); }
 
 void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed) {
   clk_pack_header h = {PACK_MAGIC, 0, k, n};

@@ -12,16 +12,9 @@
 #define BF16_MAGIC 0x4b4c4332u /* "2CLK" */
 
 
-size_t clk_packed_bf16_bytes(long k, long n) {
-  if (k < 0) k = 0;
-  if (n < 0) n = 0;
-  return 128 + (size_t)k * (size_t)clk_npanels(n) * CLK_NR * sizeof(uint16_t);
-}
+size_t clk_packed_bf16_bytes(long k, long n) { return clk_packed_size(k, n, sizeof(uint16_t)); }
 
-static uint16_t *bf16_data(void *packed) {
-  uintptr_t base = (uintptr_t)packed;
-  return (uint16_t *)((base + sizeof(clk_pack_header) + 63) & ~(uintptr_t)63);
-}
+static uint16_t *bf16_data(void *packed) { return clk_packed_payload(packed); }
 
 void clk_pack_b_bf16(int transB, long k, long n, const float *b, long ldb, void *packed) {
   clk_pack_header h = {BF16_MAGIC, 0, k, n};

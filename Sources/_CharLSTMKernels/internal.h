@@ -52,6 +52,20 @@ typedef struct {
   int64_t k, n;
 } clk_pack_header;
 
+/* Bytes of a packed k×n matrix of `elem`-byte values: the header's 128 bytes of slack, then
+ * the panels. */
+static inline size_t clk_packed_size(long k, long n, size_t elem) {
+  if (k < 0) k = 0;
+  if (n < 0) n = 0;
+  return 128 + (size_t)k * (size_t)clk_npanels(n) * CLK_NR * elem;
+}
+
+/* Where a packed matrix's panels start: after its header, 64-byte aligned. */
+static inline void *clk_packed_payload(const void *packed) {
+  uintptr_t base = (uintptr_t)packed;
+  return (void *)((base + sizeof(clk_pack_header) + 63) & ~(uintptr_t)63);
+}
+
 /* The bfloat16 nearest to x (ties to even) as its 16 bits; NaN stays a (quiet) NaN. */
 static inline uint16_t clk_bf16_bits(float x) {
   uint32_t u;
