@@ -83,6 +83,8 @@ public final class Trainer {
   /// The step of the last checkpoint this run wrote or resumed from (nil: none yet): the file a
   /// divergence names as the last good one.
   private var lastSavedStep: Int?
+  /// Whether this run wrote its best-validation copy (named when no checkpoint was saved yet).
+  private var wroteBest = false
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -280,6 +282,7 @@ public final class Trainer {
     onEvent(.validation(step: state.step, loss: loss, best: state.bestValidationLoss ?? loss, improved: improved))
     if improved, let best = bestCheckpointPath {
       try checkpoint().write(to: best)
+      wroteBest = true
       onEvent(.checkpoint(path: best, step: state.step, best: true))
     }
     if let p = config.patience, state.evalsWithoutImprovement >= p { return true }
@@ -310,10 +313,13 @@ public final class Trainer {
     onEvent(.checkpoint(path: path, step: state.step, best: false))
   }
 
-  /// The checkpoint this run last wrote (or resumed from), when it is still there.
+  /// The checkpoint this run last wrote (or resumed from), when it is still there; else its
+  /// best-validation copy when this run wrote one.
   private func lastGoodCheckpoint() -> String? {
-    guard lastSavedStep != nil, let path = checkpointPath, access(path, F_OK) == 0 else { return nil }
-    return path
+    guard let path = checkpointPath else { return nil }
+    if lastSavedStep != nil, access(path, F_OK) == 0 { return path }
+    if wroteBest, let best = bestCheckpointPath, access(best, F_OK) == 0 { return best }
+    return nil
   }
 
   /// The first parameter or optimizer-moment tensor holding a non-finite value.
