@@ -72,13 +72,13 @@ struct BenchCommand: ParsableCommand {
     config.evalEvery = 0
     config.checkpointEvery = 0
     config.seed = seed
-    config.precision = (numerics.precision ?? .auto).resolved
+    config.precision = numerics.matrixProducts
     return config
   }
 
   func sampling(rep: Int) -> SamplingOptions {
     var o = SamplingOptions(temperature: temperature, length: sampleLen, seed: seed &+ UInt64(rep))
-    o.precision = (numerics.precision ?? .auto).resolvedForGeneration
+    o.precision = numerics.generationWeights
     return o
   }
 

@@ -74,7 +74,7 @@ struct EvalCommand: ParsableCommand {
       try Evaluation.check(model: ckpt.model, tokens: windows * min(samples, 100) + 1, batch: min(samples, 100), seqLength: windows)
     }
     let model = ckpt.makeModel()
-    let precision = (numerics.precision ?? .auto).resolved
+    let precision = numerics.matrixProducts
     let (loss, n) = Kernels.withPrecision(precision) {
       Evaluation.meanLoss(model: model, tokens: tokens, batch: streams, seqLength: seq)
     }

@@ -52,7 +52,7 @@ struct GenerateCommand: ParsableCommand {
 
   var options: SamplingOptions {
     var o = SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, count: count, seed: seed)
-    o.precision = (numerics.precision ?? .auto).resolvedForGeneration
+    o.precision = numerics.generationWeights
     return o
   }
 

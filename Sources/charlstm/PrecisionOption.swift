@@ -35,4 +35,9 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
 struct PrecisionOptions: ParsableArguments {
   @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (the fastest proven path of this CPU: fp32 in this build). Default auto.")
   var precision: PrecisionChoice?
+
+  /// The numerics of matrix products this command line asks for (`auto` when not given).
+  var matrixProducts: Kernels.Precision { (precision ?? .auto).resolved }
+  /// The weight format of generation this command line asks for (`auto` when not given).
+  var generationWeights: Kernels.Precision { (precision ?? .auto).resolvedForGeneration }
 }

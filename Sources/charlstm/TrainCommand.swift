@@ -183,7 +183,6 @@ struct TrainCommand: ParsableCommand {
     if let sampleEvery { c.sampleEvery = sampleEvery }
     if let seed { c.seed = seed }
     if let forgetBias { c.forgetBias = forgetBias }
-    if let p = numerics.precision { c.precision = p.resolved }
     return c
   }
 
@@ -206,7 +205,7 @@ struct TrainCommand: ParsableCommand {
       reading.finish()
     }
     var config = trainingConfig(base: TrainingConfig())
-    if config.precision == nil { config.precision = PrecisionChoice.auto.resolved }
+    config.precision = numerics.matrixProducts  // a resume keeps the checkpoint's instead
     if let epochs {
       // An invalid --val-fraction (NaN, negative) is refused by the trainer below; never trap here.
       let fraction = config.validationFraction >= 0 && config.validationFraction < 1 ? config.validationFraction : 0

@@ -80,9 +80,9 @@ public final class Trainer {
   private var dropoutGenerator: SeededGenerator
   /// Set from another thread or a signal handler to stop after the current step.
   public let stopFlag = StopFlag()
-  /// The step of the last checkpoint this run wrote or resumed from (nil: none yet): the file a
-  /// divergence names as the last good one.
-  private var lastSavedStep: Int?
+  /// Whether the checkpoint at ``checkpointPath`` is this run's (written by it, or the one it
+  /// resumed): the file a divergence names as the last good one.
+  private var ownsCheckpoint = false
   /// Whether this run wrote its best-validation copy (named when no checkpoint was saved yet).
   private var wroteBest = false
   /// Window buffers, time-major [T·B].
@@ -132,7 +132,7 @@ public final class Trainer {
       model: checkpoint.makeModel(), config: config, tokenizer: checkpoint.tokenizer, training: training,
       validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
       hidden: hidden)
-    lastSavedStep = checkpointPath == nil ? nil : state.step
+    ownsCheckpoint = checkpointPath != nil
   }
 
   private init(
@@ -309,7 +309,7 @@ public final class Trainer {
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {
     guard let path = checkpointPath else { return }
     try checkpoint().write(to: path)
-    lastSavedStep = state.step
+    ownsCheckpoint = true
     onEvent(.checkpoint(path: path, step: state.step, best: false))
   }
 
@@ -317,7 +317,7 @@ public final class Trainer {
   /// best-validation copy when this run wrote one.
   private func lastGoodCheckpoint() -> String? {
     guard let path = checkpointPath else { return nil }
-    if lastSavedStep != nil, access(path, F_OK) == 0 { return path }
+    if ownsCheckpoint, access(path, F_OK) == 0 { return path }
     if wroteBest, let best = bestCheckpointPath, access(best, F_OK) == 0 { return best }
     return nil
   }
