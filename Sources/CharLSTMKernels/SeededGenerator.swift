@@ -59,3 +59,22 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     Float(next() >> 40) * 0x1.0p-24
   }
 }
+
+extension SeededGenerator {
+  /// Generator number `stream` of `seed`: stream 0 is `SeededGenerator(seed: seed)` itself, so
+  /// one text drawn alone and the first of several draw the same; other streams are
+  /// independent of it and of each other.
+  public init(seed: UInt64, stream: Int) {
+    if stream == 0 {
+      self.init(seed: seed)
+      return
+    }
+    func mix(_ v: UInt64) -> UInt64 {
+      var z = v &+ 0x9E37_79B9_7F4A_7C15
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    self.init(seed: mix(seed ^ mix(UInt64(truncatingIfNeeded: stream) &* 0xD1B5_4A32_D192_ED03)))
+  }
+}

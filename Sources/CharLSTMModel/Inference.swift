@@ -96,52 +96,69 @@ public final class InferenceSession<S: KernelScalar> {
   ///   - state: (h, c) [L, B, H], advanced by one step.
   ///   - logits: [B, V] scores before softmax, overwritten.
   public func step(tokens: UnsafeBufferPointer<Int32>, state: inout LSTMState<S>, logits: UnsafeMutableBufferPointer<S>) {
-    let B = batch
+    precondition(tokens.count == batch, "tokens must hold B = \(batch) ids")
+    precondition(state.batch == batch && state.layers == config.layers && state.hidden == config.hiddenSize, "state shape does not match the session")
+    state.h.withUnsafeMutableBufferPointer { sh in
+      state.c.withUnsafeMutableBufferPointer { sc in
+        step(rows: batch, tokens: tokens.baseAddress!, h: sh.baseAddress!, c: sc.baseAddress!, stride: batch, logits: logits)
+      }
+    }
+  }
+
+  /// One step of the first `rows` streams of a state laid out for `stride` streams: what a
+  /// batch whose streams come and go uses (the server, prompt files). Each stream's result
+  /// depends on its own token and state only, not on `rows` or on its row.
+  /// - Parameters:
+  ///   - rows: m ≤ B streams stepped (rows 0..<m).
+  ///   - tokens: [m] the current token of each stream.
+  ///   - h, c: [L, stride, H] the carried state; rows 0..<m of each layer are advanced.
+  ///   - stride: streams per layer in `h` and `c` (≥ m).
+  ///   - logits: [m, V] scores before softmax, overwritten.
+  public func step(
+    rows m: Int, tokens: UnsafePointer<Int32>, h sh: UnsafeMutablePointer<S>, c sc: UnsafeMutablePointer<S>,
+    stride: Int, logits: UnsafeMutableBufferPointer<S>
+  ) {
     let E = config.embedSize
     let H = config.hiddenSize
     let G = 4 * H
     let V = config.vocabSize
-    precondition(tokens.count == B, "tokens must hold B = \(B) ids")
-    precondition(state.batch == B && state.layers == config.layers && state.hidden == H, "state shape does not match the session")
-    precondition(logits.count >= B * V, "logits must hold B·V = \(B * V) values")
+    precondition(m >= 0 && m <= batch && stride >= m, "rows \(m) must be within the session's batch \(batch) and the state's stride \(stride)")
+    precondition(logits.count >= m * V, "logits must hold m·V = \(m * V) values")
+    if m == 0 { return }
     x.withUnsafeMutableBufferPointer { x in
       gates.withUnsafeMutableBufferPointer { g in
         cNew.withUnsafeMutableBufferPointer { cn in
           tanhC.withUnsafeMutableBufferPointer { tc in
             hNew.withUnsafeMutableBufferPointer { hn in
-              state.h.withUnsafeMutableBufferPointer { sh in
-                state.c.withUnsafeMutableBufferPointer { sc in
-                  // x [B, E] ← embedding rows of the tokens.
-                  embedding.withUnsafeBufferPointer { emb in
-                    for b in 0..<B {
-                      let t = Int(tokens[b])
-                      precondition(t >= 0 && t < V, "token \(t) outside the vocabulary [0, \(V))")
-                      (x.baseAddress! + b * E).update(from: emb.baseAddress! + t * E, count: E)
-                    }
-                  }
-                  for l in 0..<config.layers {
-                    let inSize = l == 0 ? E : H
-                    let hPrev = sh.baseAddress! + l * B * H
-                    let cPrev = sc.baseAddress! + l * B * H
-                    // gates [B, G] ← (b_ih + b_hh) + x·W_ihᵀ + h_{t−1}·W_hhᵀ
-                    biasSums[l].withUnsafeBufferPointer { bias in
-                      for b in 0..<B { (g.baseAddress! + b * G).update(from: bias.baseAddress!, count: G) }
-                    }
-                    product(m: B, n: G, k: inSize, a: x.baseAddress!, packed: packedInput[l], c: g.baseAddress!)
-                    product(m: B, n: G, k: H, a: hPrev, packed: packedRecurrent[l], c: g.baseAddress!)
-                    S.lstmCellForward(batch: B, hidden: H, gates: g.baseAddress!, cPrev: cPrev, c: cn.baseAddress!, tanhC: tc.baseAddress!, h: hn.baseAddress!)
-                    cPrev.update(from: cn.baseAddress!, count: B * H)
-                    hPrev.update(from: hn.baseAddress!, count: B * H)
-                    // The next layer reads this layer's new h.
-                    x.baseAddress!.update(from: hn.baseAddress!, count: B * H)
-                  }
-                  // logits [B, V] ← head bias + h_top · W_headᵀ
-                  headBias.withUnsafeBufferPointer { bias in
-                    for b in 0..<B { (logits.baseAddress! + b * V).update(from: bias.baseAddress!, count: V) }
-                  }
-                  product(m: B, n: V, k: H, a: hn.baseAddress!, packed: packedHead, c: logits.baseAddress!)
+              // x [m, E] ← embedding rows of the tokens.
+              embedding.withUnsafeBufferPointer { emb in
+                for b in 0..<m {
+                  let t = Int(tokens[b])
+                  precondition(t >= 0 && t < V, "token \(t) outside the vocabulary [0, \(V))")
+                  (x.baseAddress! + b * E).update(from: emb.baseAddress! + t * E, count: E)
                 }
               }
+              for l in 0..<config.layers {
+                let inSize = l == 0 ? E : H
+                let hPrev = sh + l * stride * H
+                let cPrev = sc + l * stride * H
+                // gates [m, G] ← (b_ih + b_hh) + x·W_ihᵀ + h_{t−1}·W_hhᵀ
+                biasSums[l].withUnsafeBufferPointer { bias in
+                  for b in 0..<m { (g.baseAddress! + b * G).update(from: bias.baseAddress!, count: G) }
+                }
+                product(m: m, n: G, k: inSize, a: x.baseAddress!, packed: packedInput[l], c: g.baseAddress!)
+                product(m: m, n: G, k: H, a: hPrev, packed: packedRecurrent[l], c: g.baseAddress!)
+                S.lstmCellForward(batch: m, hidden: H, gates: g.baseAddress!, cPrev: cPrev, c: cn.baseAddress!, tanhC: tc.baseAddress!, h: hn.baseAddress!)
+                cPrev.update(from: cn.baseAddress!, count: m * H)
+                hPrev.update(from: hn.baseAddress!, count: m * H)
+                // The next layer reads this layer's new h.
+                x.baseAddress!.update(from: hn.baseAddress!, count: m * H)
+              }
+              // logits [m, V] ← head bias + h_top · W_headᵀ
+              headBias.withUnsafeBufferPointer { bias in
+                for b in 0..<m { (logits.baseAddress! + b * V).update(from: bias.baseAddress!, count: V) }
+              }
+              product(m: m, n: V, k: H, a: hn.baseAddress!, packed: packedHead, c: logits.baseAddress!)
             }
           }
         }

@@ -86,10 +86,6 @@ public final class Sampler {
   public let model: CharModel<Float>
   /// The tokenizer the model was trained with (ids ↔ characters).
   public let tokenizer: Tokenizer
-  /// Scratch: logits [B, V], sorted indices [V], probabilities [V].
-  private var logits: [Float] = []
-  private var order: [Int32] = []
-  private var probs: [Double] = []
 
   /// A sampler over `model`; `tokenizer` must have the model's vocabulary size (checked).
   public init(model: CharModel<Float>, tokenizer: Tokenizer) {
@@ -132,7 +128,8 @@ public final class Sampler {
   }
 
   /// Streams `options.count` continuations of `prompt`, keeping no text: memory stays constant
-  /// whatever `options.length` is.
+  /// whatever `options.length` is. Text k draws from `SeededGenerator(seed:stream: k)`, so the
+  /// first text is the one `count` 1 gives.
   ///
   /// - Parameters:
   ///   - prompt: ids that prime the model (an empty prompt starts from ``defaultStartToken``).
@@ -141,31 +138,38 @@ public final class Sampler {
   /// - Precondition: `options.count` ≥ 1 and `options.length` ≥ 0 (see ``SamplingOptions/validate()``).
   public func stream(prompt: [Int32], options: SamplingOptions, onToken: (Int, Int32) throws -> Void) rethrows {
     precondition(options.count >= 1 && options.length >= 0, "sampling needs count ≥ 1 and length ≥ 0, got count \(options.count), length \(options.length)")
-    let B = options.count
-    let V = model.config.vocabSize
-    var rng = SeededGenerator(seed: options.seed)
-    var state = LSTMState<Float>.zeros(for: model.config, batch: B)
-    // Weights packed once for the whole generation; per character only one step and a draw.
-    let session = InferenceSession(model: model, batch: B, weights: options.precision)
-    logits = [Float](repeating: 0, count: B * V)
-    order = [Int32](repeating: 0, count: V)
-    probs = [Double](repeating: 0, count: V)
     let start = prompt.isEmpty ? [defaultStartToken] : prompt
-    var current = [Int32](repeating: start[0], count: B)
-    // Prime: feed all prompt characters but the last; the last is the first step's input.
-    for id in start.dropLast() {
-      for b in 0..<B { current[b] = id }
-      advance(session, &current, &state)
+    let requests = (0..<options.count).map { TextRequest(prompt: start, options: options, stream: $0) }
+    try run(requests, capacity: options.count, weights: options.precision) { k, event in
+      if case .token(let id, _) = event { try onToken(k, id) }
     }
-    for b in 0..<B { current[b] = start[start.count - 1] }
-    for _ in 0..<options.length {
-      advance(session, &current, &state)
-      for b in 0..<B {
-        let next = logits.withUnsafeBufferPointer { l in
-          draw(UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)]), options, &rng)
-        }
-        current[b] = next
-        try onToken(b, next)
+  }
+
+  /// Generates the texts of `requests` as rows of one batch of up to `capacity` texts (each
+  /// request joins as soon as a row is free), reporting every event with the request's index.
+  /// Prompts of any lengths, options and stop texts mix freely; each text is the same as when
+  /// its request runs alone.
+  /// - Parameters:
+  ///   - capacity: the most texts stepped together (default: all of them, up to 256).
+  ///   - weights: fp32 or bf16 weights (``SamplingOptions/precision``).
+  ///   - onEvent: (request index, event), in the order they happen; throwing stops the run.
+  public func run(
+    _ requests: [TextRequest], capacity: Int? = nil, weights: Kernels.Precision = .fp32,
+    onEvent: (Int, TextEvent) throws -> Void
+  ) rethrows {
+    if requests.isEmpty { return }
+    let batch = TextBatch(model: model, capacity: max(1, capacity ?? min(requests.count, 256)), weights: weights)
+    var next = 0
+    while next < requests.count && batch.hasRoom {
+      batch.add(requests[next])
+      next += 1
+    }
+    while batch.active > 0 {
+      try batch.step(onEvent)
+      // Ids are given in order from 0, so a text's id is its request's index.
+      while next < requests.count && batch.hasRoom {
+        batch.add(requests[next])
+        next += 1
       }
     }
   }
@@ -193,60 +197,6 @@ public final class Sampler {
       onToken(b, id)
     }
     return out
-  }
-
-  /// One model step for every stream: logits ← model(current).
-  private func advance(_ session: InferenceSession<Float>, _ current: inout [Int32], _ state: inout LSTMState<Float>) {
-    current.withUnsafeBufferPointer { c in
-      logits.withUnsafeMutableBufferPointer { l in
-        session.step(tokens: c, state: &state, logits: l)
-      }
-    }
-  }
-
-  /// Draws one id from softmax(logits / temperature), restricted by top-k and top-p.
-  func draw(_ logits: UnsafeBufferPointer<Float>, _ o: SamplingOptions, _ rng: inout SeededGenerator) -> Int32 {
-    let V = logits.count
-    if o.isGreedy {
-      var best = 0
-      for j in 1..<V where logits[j] > logits[best] { best = j }
-      return Int32(best)
-    }
-    var kept = V
-    let restricted = (o.topK > 0 && o.topK < V) || o.topP < 1
-    if restricted {
-      for j in 0..<V { order[j] = Int32(j) }
-      order.sort { logits[Int($0)] != logits[Int($1)] ? logits[Int($0)] > logits[Int($1)] : $0 < $1 }
-      if o.topK > 0 { kept = min(kept, o.topK) }
-    }
-    // Softmax over the kept candidates, subtracting the maximum first.
-    let invT = 1 / o.temperature
-    var mx = -Double.infinity
-    for r in 0..<kept { mx = max(mx, Double(logits[restricted ? Int(order[r]) : r])) }
-    var total = 0.0
-    for r in 0..<kept {
-      let p = exp((Double(logits[restricted ? Int(order[r]) : r]) - mx) * invT)
-      probs[r] = p
-      total += p
-    }
-    if o.topP < 1 {
-      // Smallest prefix (by decreasing probability) whose mass reaches P.
-      var mass = 0.0
-      for r in 0..<kept {
-        mass += probs[r]
-        if mass >= o.topP * total {
-          kept = r + 1
-          total = mass
-          break
-        }
-      }
-    }
-    var u = rng.nextUnitDouble() * total
-    for r in 0..<kept {
-      u -= probs[r]
-      if u < 0 { return Int32(restricted ? Int(order[r]) : r) }
-    }
-    return Int32(restricted ? Int(order[kept - 1]) : kept - 1)
   }
 }
 
