@@ -108,85 +108,173 @@ func availableBytes(_ directory: String) -> Int? {
 /// Writes `chunks` to `path` through a temporary file, fsync and rename (see
 /// `SafeTensorsWriter.write(to:)`).
 func atomicWrite(_ chunks: [[UInt8]], to path: String, io: FileIO) throws(SafeTensorsError) {
-  let (directory, base) = AtomicFile.split(path)
-  guard !base.isEmpty, base != ".", base != ".." else {
-    throw .writeFailed(path: path, reason: "the path names a directory, not a file")
-  }
-  // Never rename over something that is not a regular file: a device, a FIFO, a directory or a
-  // symbolic link stays what it is.
-  if let why = PathKind(of: path).refusal { throw .writeFailed(path: path, reason: why) }
-  let needed = chunks.reduce(0) { $0 + $1.count }
-  func full(_ code: Int32) -> Bool { code == ENOSPC || code == EDQUOT }
-  let random = UInt64.random(in: 0...UInt64.max)
-  let temp = (directory == "/" ? "/" : directory + "/")
-    + ".\(base.prefix(120)).tmp-\(getpid())-\(String(random, radix: 16))"
-
-  let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-  guard fd >= 0 else {
-    let code = errno
-    if full(code) { throw .diskFull(path: path, needed: needed, available: availableBytes(directory)) }
-    throw .writeFailed(path: path, reason: "cannot create a temporary file in '\(directory)': \(errnoText(code))")
-  }
-  var renamed = false
-  var fdOpen = true
-  defer {
-    if fdOpen { close(fd) }
-    if !renamed { unlink(temp) }
-  }
-
+  let file = try AtomicFileWriter(path: path, expecting: chunks.reduce(0) { $0 + $1.count }, io: io)
   for chunk in chunks {
+    let failure: SafeTensorsError? = chunk.withUnsafeBytes { raw in
+      do throws(SafeTensorsError) { try file.write(raw) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
+  }
+  try file.commit()
+}
+
+/// A file written piece by piece that appears at its path whole or not at all: the pieces go
+/// to a temporary file beside it, and ``commit()`` syncs it and renames it over the path.
+/// Dropped without a commit (an error, an interruption), the temporary file is removed and
+/// the path keeps what it had. For outputs of any size written as they are produced.
+public final class AtomicFileWriter {
+  /// The file's final path.
+  public let path: String
+  private let directory: String
+  private let temp: String
+  private let io: FileIO
+  private var fd: Int32
+  /// Bytes written so far (and the size the caller announced, for disk-full messages).
+  private var written = 0
+  private let expected: Int
+  private var buffer: [UInt8] = []
+  private var finished = false
+
+  /// Starts a file that will replace `path`; `path` must be missing or a regular file.
+  /// - Throws: ``SafeTensorsError/writeFailed(path:reason:)`` or ``SafeTensorsError/diskFull(path:needed:available:)``.
+  public convenience init(path: String) throws(SafeTensorsError) {
+    try self.init(path: path, expecting: 0, io: .system)
+  }
+
+  init(path: String, expecting: Int, io: FileIO) throws(SafeTensorsError) {
+    let (directory, base) = AtomicFile.split(path)
+    guard !base.isEmpty, base != ".", base != ".." else {
+      throw .writeFailed(path: path, reason: "the path names a directory, not a file")
+    }
+    // Never rename over something that is not a regular file: a device, a FIFO, a directory or a
+    // symbolic link stays what it is.
+    if let why = PathKind(of: path).refusal { throw .writeFailed(path: path, reason: why) }
+    let random = UInt64.random(in: 0...UInt64.max)
+    let temp = (directory == "/" ? "/" : directory + "/")
+      + ".\(base.prefix(120)).tmp-\(getpid())-\(String(random, radix: 16))"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      let code = errno
+      if Self.full(code) { throw .diskFull(path: path, needed: expecting, available: availableBytes(directory)) }
+      throw .writeFailed(path: path, reason: "cannot create a temporary file in '\(directory)': \(errnoText(code))")
+    }
+    self.path = path
+    self.directory = directory
+    self.temp = temp
+    self.io = io
+    self.fd = fd
+    self.expected = expecting
+  }
+
+  deinit { if !finished { abandon() } }
+
+  private static func full(_ code: Int32) -> Bool { code == ENOSPC || code == EDQUOT }
+
+  /// Appends text (UTF-8).
+  public func write(_ text: String) throws(SafeTensorsError) {
+    var text = text
+    let failure: SafeTensorsError? = text.withUTF8 { u in
+      do throws(SafeTensorsError) { try write(UnsafeRawBufferPointer(u)) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
+  }
+
+  /// Appends bytes. Small pieces are gathered into writes of 64 KiB; large ones go straight
+  /// to the file (no copy).
+  public func write(_ bytes: UnsafeRawBufferPointer) throws(SafeTensorsError) {
+    precondition(!finished, "write after commit")
+    if buffer.count + bytes.count < 1 << 16 {
+      buffer.append(contentsOf: bytes)
+      return
+    }
+    try drain()
+    try writeAll(bytes)
+  }
+
+  /// Writes the buffer out.
+  private func drain() throws(SafeTensorsError) {
+    if buffer.isEmpty { return }
+    let failure: SafeTensorsError? = buffer.withUnsafeBytes { raw in
+      do throws(SafeTensorsError) { try writeAll(raw) } catch { return error }
+      return nil
+    }
+    buffer.removeAll(keepingCapacity: true)
+    if let failure { throw failure }
+  }
+
+  /// Writes every byte to the temporary file; on failure the temporary file is removed.
+  private func writeAll(_ raw: UnsafeRawBufferPointer) throws(SafeTensorsError) {
     var failure: Int32 = 0
-    chunk.withUnsafeBytes { raw in
-      var done = 0
-      while done < raw.count {
-        let n = io.write(fd, UnsafeRawBufferPointer(rebasing: raw[done...]))
-        if n > 0 {
-          done += n
-        } else if n < 0 && errno == EINTR {
-          continue
-        } else {
-          failure = n == 0 ? EIO : errno  // a zero-byte write would loop forever; treat as I/O error
-          return
-        }
+    var done = 0
+    while done < raw.count {
+      let n = io.write(fd, UnsafeRawBufferPointer(rebasing: raw[done...]))
+      if n > 0 {
+        done += n
+      } else if n < 0 && errno == EINTR {
+        continue
+      } else {
+        failure = n == 0 ? EIO : errno  // a zero-byte write would loop forever; treat as I/O error
+        break
       }
     }
+    written += done
     if failure != 0 {
-      if full(failure) {
-        close(fd); fdOpen = false; unlink(temp); renamed = true  // removed: nothing left behind
-        throw .diskFull(path: path, needed: needed, available: availableBytes(directory))
-      }
+      abandon()
+      if Self.full(failure) { throw .diskFull(path: path, needed: max(expected, written), available: availableBytes(directory)) }
       throw .writeFailed(path: path, reason: "writing '\(temp)' failed: \(errnoText(failure))")
     }
   }
-  if io.fsync(fd) != 0 {
-    let code = errno
-    if full(code) {
-      close(fd); fdOpen = false; unlink(temp); renamed = true
-      throw .diskFull(path: path, needed: needed, available: availableBytes(directory))
-    }
-    throw .writeFailed(path: path, reason: "fsync of '\(temp)' failed: \(errnoText(code))")
-  }
-  fdOpen = false
-  if close(fd) != 0 {
-    throw .writeFailed(path: path, reason: "closing '\(temp)' failed: \(errnoText())")
-  }
-  if let why = PathKind(of: path).refusal { throw .writeFailed(path: path, reason: why) }
-  if rename(temp, path) != 0 {
-    throw .writeFailed(path: path, reason: "renaming the temporary file over it failed: \(errnoText())")
-  }
-  renamed = true
 
-  // Make the rename itself durable. Some file systems cannot fsync directories (EINVAL);
-  // that is not an error worth failing a save for.
-  let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-  if dfd >= 0 {
-    let result = io.fsync(dfd)
-    let code = errno
-    close(dfd)
-    if result != 0 && code != EINVAL && code != ENOTSUP {
-      throw .writeFailed(
-        path: path,
-        reason: "the new file is in place but fsync of directory '\(directory)' failed (\(errnoText(code))); it may not survive a crash")
+  /// Closes and removes the temporary file; the path keeps what it had.
+  public func abandon() {
+    if finished { return }
+    finished = true
+    if fd >= 0 { close(fd) }
+    fd = -1
+    unlink(temp)
+  }
+
+  /// Syncs the file and renames it over ``path``, then syncs the directory.
+  public func commit() throws(SafeTensorsError) {
+    try drain()
+    if io.fsync(fd) != 0 {
+      let code = errno
+      abandon()
+      if Self.full(code) { throw .diskFull(path: path, needed: max(expected, written), available: availableBytes(directory)) }
+      throw .writeFailed(path: path, reason: "fsync of '\(temp)' failed: \(errnoText(code))")
+    }
+    let closed = close(fd)
+    fd = -1
+    if closed != 0 {
+      let code = errno
+      abandon()
+      throw .writeFailed(path: path, reason: "closing '\(temp)' failed: \(errnoText(code))")
+    }
+    if let why = PathKind(of: path).refusal {
+      abandon()
+      throw .writeFailed(path: path, reason: why)
+    }
+    if rename(temp, path) != 0 {
+      let code = errno
+      abandon()
+      throw .writeFailed(path: path, reason: "renaming the temporary file over it failed: \(errnoText(code))")
+    }
+    finished = true
+
+    // Make the rename itself durable. Some file systems cannot fsync directories (EINVAL);
+    // that is not an error worth failing a save for.
+    let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dfd >= 0 {
+      let result = io.fsync(dfd)
+      let code = errno
+      close(dfd)
+      if result != 0 && code != EINVAL && code != ENOTSUP {
+        throw .writeFailed(
+          path: path,
+          reason: "the new file is in place but fsync of directory '\(directory)' failed (\(errnoText(code))); it may not survive a crash")
+      }
     }
   }
 }

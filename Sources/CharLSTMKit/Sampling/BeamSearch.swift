@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+// Beam search: the most likely continuation under the model, found with N hypotheses.
+// Shapes: h, c [L, N, H] (one row per live hypothesis); logits [N, V].
+
+/// The most likely continuation of a prompt: N hypotheses kept per step, each extended by
+/// every character, the N best kept. A hypothesis ends at `length` characters, at a stop text
+/// (not part of its text) or at the end-of-text id. Deterministic: no draws.
+///
+/// Scores are sums of the model's log-probabilities (temperature 1, no cut), every drawn
+/// character counted, a stop text's and the end-of-text id's included. The search ends when
+/// no live hypothesis can beat the best ended one (scores only fall), so with N at least
+/// the number of possible texts it is exhaustive.
+public struct BeamSearch {
+  /// Hypotheses kept per step.
+  public var width: Int
+  /// The most characters of a continuation.
+  public var length: Int
+  /// Texts that end a hypothesis (as ids); they are not part of its text.
+  public var stops: [[Int32]]
+  /// The id that ends a hypothesis (documents mode), or nil.
+  public var endToken: Int32?
+  /// fp32 or bf16 weights.
+  public var weights: Kernels.Precision
+
+  /// The widest beam accepted.
+  public static let maxWidth = 1024
+
+  public init(width: Int, length: Int, stops: [[Int32]] = [], endToken: Int32? = nil, weights: Kernels.Precision = .fp32) {
+    self.width = width
+    self.length = length
+    self.stops = stops.filter { !$0.isEmpty }
+    self.endToken = endToken
+    self.weights = weights
+  }
+
+  /// The best continuation found.
+  public struct Result: Sendable, Equatable {
+    /// Its characters (without the stop text or end-of-text id that ended it).
+    public var tokens: [Int32]
+    public var finish: FinishReason
+    /// Its score: the sum of log-probabilities of every character drawn.
+    public var logprob: Double
+
+    public init(tokens: [Int32], finish: FinishReason, logprob: Double) {
+      self.tokens = tokens
+      self.finish = finish
+      self.logprob = logprob
+    }
+  }
+
+  /// Throws with the option named when a value is out of range.
+  public func validate() throws(TrainingError) {
+    if width < 1 || width > Self.maxWidth { throw .invalidOption(name: "--beam", value: "\(width)", expected: "an integer from 1 to 1,024") }
+    if length < 0 || length > SamplingOptions.maxStoredCharacters / max(1, width) {
+      throw .invalidOption(name: "--length", value: "\(length)", expected: "at most \(SamplingOptions.maxStoredCharacters / max(1, width)) with --beam \(width) (--beam × --length ≤ 100,000,000: every hypothesis keeps its text)")
+    }
+  }
+
+  /// A live hypothesis.
+  private struct Hypothesis {
+    var tokens: [Int32]
+    var score: Double
+  }
+
+  /// Searches for the most likely continuation of `prompt` (at least one id) under `model`.
+  public func run(model: CharModel<Float>, prompt: [Int32]) -> Result {
+    precondition(!prompt.isEmpty, "beam search needs at least one prompt id")
+    precondition(width >= 1 && length >= 0, "beam search needs width ≥ 1 and length ≥ 0")
+    if length == 0 { return Result(tokens: [], finish: .length, logprob: 0) }
+    let c = model.config
+    let (L, H, V, N) = (c.layers, c.hiddenSize, c.vocabSize, width)
+    let session = InferenceSession(model: model, batch: N, weights: weights)
+    var h = [Float](repeating: 0, count: L * N * H)
+    var cs = h
+    var nextH = h
+    var nextC = h
+    var logits = [Float](repeating: 0, count: N * V)
+    var inputs = [Int32](repeating: 0, count: N)
+    func step(_ m: Int) {
+      inputs.withUnsafeBufferPointer { t in
+        h.withUnsafeMutableBufferPointer { hp in
+          cs.withUnsafeMutableBufferPointer { cp in
+            logits.withUnsafeMutableBufferPointer { l in
+              session.step(rows: m, tokens: t.baseAddress!, h: hp.baseAddress!, c: cp.baseAddress!, stride: N, logits: l)
+            }
+          }
+        }
+      }
+    }
+    // Prime one row with the prompt; its last id's logits start the search.
+    for id in prompt {
+      inputs[0] = id
+      step(1)
+    }
+    var live = [Hypothesis(tokens: [], score: 0)]
+    var best: Result?
+    var logp = [Double](repeating: 0, count: V)
+    for t in 1...length {
+      // Every extension of every live hypothesis, scored; the N best that go on are kept.
+      var candidates: [(score: Double, parent: Int, id: Int32)] = []
+      candidates.reserveCapacity(live.count * V)
+      for (b, hyp) in live.enumerated() {
+        logits.withUnsafeBufferPointer { l in
+          let row = UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)])
+          var mx = -Double.infinity
+          for v in row { mx = max(mx, Double(v)) }
+          var total = 0.0
+          for v in row { total += exp(Double(v) - mx) }
+          let logZ = mx + log(total)
+          for j in 0..<V { logp[j] = Double(row[j]) - logZ }
+        }
+        for j in 0..<V { candidates.append((hyp.score + logp[j], b, Int32(j))) }
+      }
+      // Highest score first; ties by parent, then id, so the search is deterministic.
+      candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.parent != $1.parent ? $0.parent < $1.parent : $0.id < $1.id) }
+      var next: [Hypothesis] = []
+      var parents: [Int] = []
+      for cand in candidates {
+        if let b = best, cand.score <= b.logprob { break }  // sorted: nothing after can win
+        var tokens = live[cand.parent].tokens
+        var ended: FinishReason?
+        if cand.id == endToken {
+          ended = .end
+        } else {
+          tokens.append(cand.id)
+          if let s = stops.first(where: { tokens.count >= $0.count && Array(tokens.suffix($0.count)) == $0 }) {
+            tokens.removeLast(s.count)
+            ended = .stop
+          } else if t == length {
+            ended = .length
+          }
+        }
+        if let f = ended {
+          // Candidates come best first, so the first ended one beats every later one.
+          if best == nil || cand.score > best!.logprob { best = Result(tokens: tokens, finish: f, logprob: cand.score) }
+          continue
+        }
+        if next.count < N {
+          next.append(Hypothesis(tokens: tokens, score: cand.score))
+          parents.append(cand.parent)
+        }
+      }
+      // No live hypothesis can beat the best ended one: scores only fall.
+      if let b = best, next.allSatisfy({ $0.score <= b.logprob }) { break }
+      if next.isEmpty { break }
+      // Rows follow their parents: copy each parent's state into the new row.
+      for l in 0..<L {
+        for (r, p) in parents.enumerated() {
+          let dst = (l * N + r) * H, src = (l * N + p) * H
+          for j in 0..<H {
+            nextH[dst + j] = h[src + j]
+            nextC[dst + j] = cs[src + j]
+          }
+        }
+      }
+      swap(&h, &nextH)
+      swap(&cs, &nextC)
+      live = next
+      for (r, hyp) in live.enumerated() { inputs[r] = hyp.tokens.last! }
+      step(live.count)
+    }
+    return best ?? Result(tokens: [], finish: .length, logprob: 0)
+  }
+}
