@@ -37,8 +37,8 @@ enum Output {
 
   /// A line on standard error (progress and notes, so stdout stays clean for piping). Best
   /// effort: a closed or full standard error loses the note, never the run.
-  static func note(_ s: String) {
-    var line = s + "\n"
+  static func note(_ s: String, newline: Bool = true) {
+    var line = newline ? s + "\n" : s
     line.withUTF8 { buf in
       var done = 0
       while done < buf.count {

@@ -102,6 +102,9 @@ public final class Sampler {
     return Int32(v.mostFrequent(1).first ?? 0)
   }
 
+  /// The id that ends a text (documents mode), or nil when the model has none.
+  public var endToken: Int32? { nil }
+
   /// Bytes a generation needs, roughly: the model's weights and their packed copy, the carried
   /// state, the per-step buffers of `options.count` streams, and the ids kept when `storing`.
   public static func estimatedBytes(model c: ModelConfig, options: SamplingOptions, storing: Bool) -> Double {

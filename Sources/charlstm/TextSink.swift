@@ -1,0 +1,73 @@
+import ArgumentParser
+import CharLSTMKit
+import Foundation
+import Synchronization
+
+/// Where generated text goes: standard output as it is produced, or a file that appears
+/// whole or not at all (`--output`): an error or an interruption leaves the path as it was.
+final class TextSink {
+  private let file: AtomicFileWriter?
+
+  /// A sink for `output` (nil: standard output). The path must be missing or a regular file
+  /// that is not a checkpoint, and an existing file is replaced only with `overwrite`.
+  init(output: String?, overwrite: Bool) throws {
+    guard let path = output else {
+      file = nil
+      return
+    }
+    if let why = PathKind(of: path).refusal { throw ValidationError("\(path) cannot be written: \(why); choose another --output") }
+    if RunFiles.isCheckpointFile(path) {
+      throw ValidationError("\(path) is a charlstm checkpoint; --output never replaces one: choose another --output")
+    }
+    if PathKind(of: path) == .regular && !overwrite {
+      throw ValidationError("\(path) already exists and would be replaced; pass --overwrite to replace it, or choose another --output")
+    }
+    file = try AtomicFileWriter(path: path)
+  }
+
+  func write(_ s: String) throws {
+    if let file { try file.write(s) } else { Output.write(s) }
+  }
+
+  /// Puts the file in place (nothing to do for standard output).
+  func finish() throws {
+    try file?.commit()
+  }
+
+  /// Leaves the path as it was (an interrupted or failed generation).
+  func abandon() {
+    file?.abandon()
+  }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM while generating: the current text stops; without a terminal
+/// loop, the command then ends with status 130 and `--output` writes nothing.
+enum GenerationSignals {
+  /// Set by the signal; cleared when a text starts.
+  static let flag = Flag()
+
+  final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+    func clear() { value.store(false, ordering: .relaxed) }
+  }
+  nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+  /// Routes SIGINT and SIGTERM to ``flag`` (`onSignal` runs on a background queue as well).
+  static func install(onSignal: @escaping @Sendable () -> Void = {}) {
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        flag.set()
+        onSignal()
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+}
+
+/// Thrown from an event handler to stop a generation.
+struct GenerationInterrupted: Error {}
