@@ -111,8 +111,8 @@ public enum Evaluation {
           tail.c[l * H + j] = state.c[(l * streams + streams - 1) * H + j]
         }
       }
-      let x = Array(tokens[(base + streams * n)..<(base + predictions)])
-      let y = Array(tokens[(base + streams * n + 1)...])
+      let x = Array(tokens[(base + all * n)..<(base + predictions)])
+      let y = Array(tokens[(base + all * n + 1)...])
       total += x.withUnsafeBufferPointer { xp in
         y.withUnsafeBufferPointer { yp in
           model.evaluateWindow(inputs: xp, targets: yp, batch: 1, steps: rest, state: &tail)
