@@ -42,6 +42,8 @@ struct CharLSTMCommand: ParsableCommand {
       try command.run()
     } catch {
       if let ranks = Ranks.current { ranks.fail(error, command: command) }
+      // Several processes of mpirun that could not start alike: rank 0 alone says why.
+      if let rank = MPICollective.launchedRank, rank > 0 { Foundation.exit(1) }
       if let e = error as? ValidationError { fail(e.message) }
       // ArgumentParser's own errors (help, version, exit codes) keep its handling.
       if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }

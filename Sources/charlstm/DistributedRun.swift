@@ -32,7 +32,8 @@ final class Ranks {
       }
       return Ranks(collective: SingleProcess(), mpi: nil)
     }
-    let mpi = try MPICollective()
+    // CHARLSTM_MPI_LIBRARY names another libmpi (an Open MPI installed elsewhere).
+    let mpi = try MPICollective(library: ProcessInfo.processInfo.environment["CHARLSTM_MPI_LIBRARY"] ?? MPICollective.defaultLibrary)
     let ranks = Ranks(collective: mpi, mpi: mpi)
     current = ranks
     return ranks

@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
       { try resume.map { try resumedTrainer($0, ranks) } ?? newTrainer(ranks) }, fingerprint: \.fingerprint, describe: describe)
     let (lock, log) = try ranks.collective.agreeing({ try openRunFiles(trainer, setup: t0) }, fingerprint: { _ in 0 }, describe: describe)
     defer { withExtendedLifetime(lock) {} }
-    installStopHandlers(trainer)
+    installStopHandlers(trainer, also: ranks.collective.size > 1 ? [SIGUSR1, SIGUSR2] : [], announce: ranks.lead)
     let progress = TrainingProgress(quiet: quiet, every: logEvery, lastValidation: trainer.state.lastValidationLoss)
     let reason: StopReason
     do {

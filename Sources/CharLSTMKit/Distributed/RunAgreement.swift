@@ -4,7 +4,8 @@
 
 /// Why the ranks of a distributed run did not start together.
 public enum RunAgreementError: Error, Equatable, CustomStringConvertible, Sendable {
-  /// Rank `rank` of `ranks` (the lowest that failed) could not set up; `message` is its error.
+  /// Rank `rank` of `ranks` (the lowest that failed) could not set up; `message` is its error
+  /// (described as it is, without a rank, when rank 0 failed: what every rank would say).
   case rankFailed(rank: Int, ranks: Int, message: String)
   /// Rank `rank` of `ranks` set up a different run than rank 0 (its fingerprint differs).
   case mismatch(rank: Int, ranks: Int, fingerprint: UInt64, expected: UInt64)
@@ -13,7 +14,7 @@ public enum RunAgreementError: Error, Equatable, CustomStringConvertible, Sendab
   public var description: String {
     switch self {
     case .rankFailed(let rank, let ranks, let message):
-      return "rank \(rank) of \(ranks): \(message)"
+      return rank == 0 ? message : "rank \(rank) of \(ranks): \(message)"
     case .mismatch(let rank, let ranks, let fingerprint, let expected):
       return "rank \(rank) of \(ranks) would train a different run than rank 0 (run fingerprint \(String(fingerprint, radix: 16)), rank 0's \(String(expected, radix: 16))): its corpus, options or checkpoint differ; start every rank with the same command on the same corpus"
     }

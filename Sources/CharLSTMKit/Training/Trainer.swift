@@ -244,7 +244,7 @@ public final class Trainer {
       var losses = [loss]
       try collective.sum(&losses)
       loss = losses[0]
-      let reduceSeconds = Self.now() - r0
+      let reduceSeconds = collective.size > 1 ? Self.now() - r0 : 0
       let norm = model.gradients.withUnsafeMutableBufferPointer { g in
         let norm = GradientClipping.clipGlobalNorm(g, maxNorm: config.clipNorm)
         if let v = config.clipValue { GradientClipping.clipValue(g, v) }
