@@ -71,7 +71,7 @@ let package = Package(
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
     .testTarget(name: "CharLSTMKitTests", dependencies: ["CharLSTMKit"]),
     .testTarget(name: "CharLSTMDistributedTests", dependencies: ["CharLSTMDistributed"]),
-    .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text"]),
+    .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text", "SafeTensors"]),
   ],
   swiftLanguageModes: [.v6]
 )
