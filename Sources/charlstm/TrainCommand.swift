@@ -152,7 +152,7 @@ struct TrainCommand: ParsableCommand {
     if !quiet {
       let m = trainer.model.config
       let c = trainer.config
-      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     if let path = trainer.checkpointPath {

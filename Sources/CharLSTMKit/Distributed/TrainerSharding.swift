@@ -62,3 +62,18 @@ extension Trainer {
     return h.value
   }
 }
+
+extension Trainer {
+  /// Checks that every process holds the same weights (before each save): they take the same
+  /// steps from the same summed gradients, so any difference is a broken transport or a rank
+  /// that is not running the same program. A collective operation.
+  /// - Throws: ``TrainingError/processesDrifted(step:)``.
+  func checkProcessesAgree() throws {
+    guard collective.size > 1 else { return }
+    var h = FNV1a()
+    model.parameters.withUnsafeBytes { h.add($0) }
+    let highest = try collective.maximum(of: h.value)
+    let lowest = ~(try collective.maximum(of: ~h.value))
+    if highest != lowest { throw TrainingError.processesDrifted(step: state.step) }
+  }
+}

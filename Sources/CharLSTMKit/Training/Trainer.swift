@@ -380,6 +380,7 @@ public final class Trainer {
   }
 
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {
+    try checkProcessesAgree()
     let whole = try LSTMState.gathered(hidden, shard: shard, over: collective)  // every process
     guard let path = checkpointPath else { return }
     try checkpoint(hidden: whole).write(to: path)
