@@ -19,6 +19,32 @@ enum Dropout {
     for i in 0..<count { mask[i] = generator.nextUnitDouble() >= p ? keep : 0 }
   }
 
+  /// Draws the mask [T·B_shard, H] of a shard's streams exactly as the whole batch's mask
+  /// [T·B, H] would be drawn (time-major, stream, unit), keeping only the shard's entries, so a
+  /// process training streams `shard.range` uses the masks a single process would for them.
+  /// - Parameters:
+  ///   - steps: T.
+  ///   - shard: which streams of the global batch B = `shard.total` the mask is for.
+  ///   - width: H.
+  ///   - generator: advanced by exactly T·B·H values, whatever the shard.
+  static func drawMask<S: KernelScalar>(
+    steps: Int, shard: StreamShard, width: Int, p: Double, generator: inout SeededGenerator,
+    mask: UnsafeMutablePointer<S>
+  ) {
+    if shard.count == shard.total {
+      drawMask(count: steps * shard.total * width, p: p, generator: &generator, mask: mask)
+      return
+    }
+    let keep = S(1 / (1 - p))
+    let (lo, hi, local) = (shard.range.lowerBound, shard.range.upperBound, shard.count)
+    for t in 0..<steps {
+      for _ in 0..<(lo * width) { _ = generator.next() }
+      let row = mask + t * local * width
+      for i in 0..<(local * width) { row[i] = generator.nextUnitDouble() >= p ? keep : 0 }
+      for _ in 0..<((shard.total - hi) * width) { _ = generator.next() }
+    }
+  }
+
   /// Forward: `output[i] = input[i] · mask[i]`.
   /// - Parameters: input, mask, output: [count] (output may not alias input).
   static func forward<S: KernelScalar>(

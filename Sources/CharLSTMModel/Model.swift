@@ -150,19 +150,28 @@ public final class CharModel<S: KernelScalar> {
   ///   - steps: T.
   ///   - state: (h, c) [L, B, H] at the start of the window, replaced by the state at its end.
   ///     Detached: no gradient flows into the incoming state.
-  ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0).
-  /// - Returns: the mean cross-entropy over the B·T predictions, in nats. The gradient of that
-  ///   mean is ACCUMULATED into ``gradients``.
+  ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0, by the whole
+  ///     batch's T·B·H draws per layer even when this is a shard).
+  ///   - shard: which streams of a larger batch these B are (data parallelism; nil: the whole
+  ///     batch). The masks are those the whole batch would draw for these streams, and the
+  ///     loss is normalized by the whole batch's B_total·T, so the shards' results sum to the
+  ///     whole batch's. Its `count` must equal `batch` (precondition).
+  /// - Returns: the mean cross-entropy over the B·T predictions (for a shard, this shard's sum
+  ///   divided by B_total·T), in nats. The gradient of that value is ACCUMULATED into
+  ///   ``gradients``.
   @_specialize(exported: true, where S == Float)
   @_specialize(exported: true, where S == Double)
   public func trainWindow(
     inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
     batch: Int, steps: Int, state: inout LSTMState<S>,
-    dropoutGenerator: inout SeededGenerator
+    dropoutGenerator: inout SeededGenerator, shard: StreamShard? = nil
   ) -> Double {
     checkWindow(inputs: inputs, targets: targets, batch: batch, steps: steps, state: state)
+    let shard = shard ?? .whole(batch)
+    precondition(shard.count == batch, "\(shard) does not hold the window's \(batch) streams")
     let ws = workspace(batch: batch, steps: steps)
     let rows = batch * steps
+    let normalizer = Double(shard.total * steps)  // B_total·T
     let V = config.vocabSize
     return parameters.withUnsafeBufferPointer { p in
       gradients.withUnsafeMutableBufferPointer { g in
@@ -171,15 +180,15 @@ public final class CharModel<S: KernelScalar> {
             forward(
               params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
               h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
-              dropoutGenerator: &dropoutGenerator, training: true)
-            // logits [T·B, V] → ∂(mean CE)/∂logits in place.
+              dropoutGenerator: &dropoutGenerator, training: true, shard: shard)
+            // logits [T·B, V] → ∂(sum CE / B_total·T)/∂logits in place.
             let sum = S.softmaxCrossEntropy(
               rows: rows, cols: V, logits: ws.logits, targets: targets.baseAddress!,
-              scale: S(1 / Double(rows)))
+              scale: S(1 / normalizer))
             backward(
               params: p.baseAddress!, grads: g.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
               training: true)
-            return sum / Double(rows)
+            return sum / normalizer
           }
         }
       }
@@ -313,10 +322,11 @@ public final class CharModel<S: KernelScalar> {
   ///   - ws: the workspace for (B, T).
   ///   - h, c: [L, B, H] the carried state, replaced by the final state.
   ///   - logits: [T·B, V], overwritten.
+  ///   - shard: the streams of a larger batch these are, for the dropout masks (nil: all).
   private func forward(
     params p: UnsafePointer<S>, inputs: UnsafePointer<Int32>, ws: Workspace<S>,
     h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>, logits: UnsafeMutablePointer<S>,
-    dropoutGenerator: inout SeededGenerator, training: Bool
+    dropoutGenerator: inout SeededGenerator, training: Bool, shard: StreamShard? = nil
   ) {
     let (B, T) = (ws.batch, ws.steps)
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
@@ -338,7 +348,8 @@ public final class CharModel<S: KernelScalar> {
       (c + k * B * H).update(from: act.cells + T * B * H, count: B * H)
       if dropping {
         Dropout.drawMask(
-          count: rows * H, p: config.dropout, generator: &dropoutGenerator, mask: ws.masks[k])
+          steps: T, shard: shard ?? .whole(B), width: H, p: config.dropout,
+          generator: &dropoutGenerator, mask: ws.masks[k])
         Dropout.forward(
           count: rows * H, input: act.hidden + B * H, mask: ws.masks[k], output: ws.dropped[k])
       }

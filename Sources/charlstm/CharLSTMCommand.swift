@@ -1,4 +1,5 @@
 import ArgumentParser
+import CharLSTMDistributed
 import CharLSTMKit
 import Foundation
 
@@ -32,12 +33,18 @@ struct CharLSTMCommand: ParsableCommand {
       }
     }
     var command: ParsableCommand
-    do { command = try parseAsRoot() } catch { exit(withError: error) }
+    do { command = try parseAsRoot() } catch {
+      // Under mpirun every rank parses the same command line: rank 0 alone prints the usage.
+      if let rank = MPICollective.launchedRank, rank > 0 { Foundation.exit(exitCode(for: error).rawValue) }
+      exit(withError: error)
+    }
     do {
       try command.run()
-    } catch let e as ValidationError {
-      fail(e.message)
     } catch {
+      if let ranks = Ranks.current { ranks.fail(error, command: command) }
+      // Several processes of mpirun that could not start alike: rank 0 alone says why.
+      if let rank = MPICollective.launchedRank, rank > 0 { Foundation.exit(1) }
+      if let e = error as? ValidationError { fail(e.message) }
       // ArgumentParser's own errors (help, version, exit codes) keep its handling.
       if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
       fail(userMessage(error, command: command))
@@ -50,6 +57,8 @@ struct CharLSTMCommand: ParsableCommand {
 func userMessage(_ error: Error, command: ParsableCommand) -> String {
   switch error {
   case let e as ValidationError: return e.message
+  case TrainingError.ranksChanged(let then, _) where command is TrainCommand:
+    return "\(error); resume it with: \(then > 1 ? "mpirun -np \(then) charlstm train --resume CKPT --distributed" : "charlstm train --resume CKPT (without mpirun)")"
   case let e as TextError:
     if case .unknownCharacters = e {
       switch command {

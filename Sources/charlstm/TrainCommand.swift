@@ -74,6 +74,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "When standard error is not a terminal, print a progress line every N steps; on a terminal one line is redrawn in place instead.") var logEvery: Int = 100
   @Flag(help: "Print no progress: only errors and the final sample (the log file is still written).") var quiet = false
   @Option(help: "Characters in the sample printed at the end (0 = none).") var sampleLength: Int = 300
+  @Flag(help: "Train one run over the ranks of an Open MPI job: mpirun -np N charlstm train CORPUS --distributed (also with --resume). --batch stays the global batch, split over the ranks; rank 0 writes the checkpoints and the log. See README, Distributed training.") var distributed = false
 
   func validate() throws {
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
@@ -97,39 +98,22 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     threads.apply()
-    let trainer: Trainer
+    let ranks = try Ranks.start(distributed: distributed)
+    var command = self
+    command.quiet = quiet || !ranks.lead  // only rank 0 prints progress
+    try command.train(ranks)
+    ranks.finish()
+  }
+
+  private func train(_ ranks: Ranks) throws {
     let t0 = Date()
-    if let resume {
-      trainer = try resumedTrainer(resume)
-    } else {
-      trainer = try newTrainer()
-    }
-    if !quiet {
-      let m = trainer.model.config
-      let c = trainer.config
-      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
-    }
-    let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
+    // Every rank sets up (corpus, trainer, rank 0's files) and the ranks agree on the outcome.
+    let describe = { (e: any Error) in userMessage(e, command: self) }
+    let trainer = try ranks.collective.agreeing(
+      { try resume.map { try resumedTrainer($0, ranks) } ?? newTrainer(ranks) }, fingerprint: \.fingerprint, describe: describe)
+    let (lock, log) = try ranks.collective.agreeing({ try openRunFiles(trainer, setup: t0) }, fingerprint: { _ in 0 }, describe: describe)
     defer { withExtendedLifetime(lock) {} }
-    if let path = trainer.checkpointPath {
-      // Holding the lock, nobody else writes these files: temporaries left by a save that was
-      // killed (SIGKILL, power loss) are ours to remove.
-      for stale in RunFiles(checkpoint: path).removeStaleTemporaries() where !quiet {
-        Output.note("removed \(stale), left by an interrupted save")
-      }
-      // A replaced run's best copy is not this run's best.
-      if resume == nil && overwrite { unlink(RunFiles(checkpoint: path).best) }
-    }
-    // The run's history, beside its checkpoint; a resume continues the same file.
-    let log = try trainer.checkpointPath.map { path throws(RunLogError) in
-      let logPath = RunLog.path(forCheckpoint: path)
-      let source = resume.map(RunLog.path(forCheckpoint:)).flatMap { $0 == logPath ? nil : $0 }
-      let writer = try RunLogWriter(path: logPath, resumingAt: resume == nil ? nil : trainer.state.step, copyingFrom: source)
-      writer.start(trainer: trainer, resumedFrom: resume, extra: ["command": CommandLine.arguments.joined(separator: " ")])
-      return writer
-    }
-    if !quiet, let log { Output.note("log \(log.path)") }
-    installStopHandlers(trainer)
+    installStopHandlers(trainer, also: ranks.collective.size > 1 ? [SIGUSR1, SIGUSR2] : [], announce: ranks.lead)
     let progress = TrainingProgress(quiet: quiet, every: logEvery, lastValidation: trainer.state.lastValidationLoss)
     let reason: StopReason
     do {
@@ -149,10 +133,11 @@ struct TrainCommand: ParsableCommand {
       }
     }
     log?.end(reason: reason, trainer: trainer)
+    guard ranks.lead else { return }
     switch reason {
     case .completed: break
     case .earlyStopped: Output.note("stopped early: no validation improvement in \(trainer.config.patience ?? 0) evaluations")
-    case .interrupted: Output.note("interrupted at step \(trainer.state.step); resume with: charlstm train --resume \(trainer.checkpointPath ?? "CKPT") --steps \(trainer.config.steps)")
+    case .interrupted: Output.note("interrupted at step \(trainer.state.step); resume with: \(ranks.collective.size > 1 ? "mpirun -np \(ranks.collective.size) " : "")charlstm train --resume \(trainer.checkpointPath ?? "CKPT") --steps \(trainer.config.steps)\(ranks.collective.size > 1 ? " --distributed" : "")")
     }
     if !quiet, let best = trainer.state.bestValidationLoss, let step = trainer.state.bestStep {
       Output.note(String(format: "best validation loss %.4f at step %d (%@)", best, step, trainer.bestCheckpointPath ?? ""))
@@ -160,6 +145,35 @@ struct TrainCommand: ParsableCommand {
     if sampleLength > 0 && reason != .interrupted {
       Output.write(trainer.sample(length: sampleLength) + "\n")
     }
+  }
+
+  /// Rank 0's part of the setup: the checkpoint's lock, stale temporaries, the run log.
+  private func openRunFiles(_ trainer: Trainer, setup t0: Date) throws -> (CheckpointLock?, RunLogWriter?) {
+    if !quiet {
+      let m = trainer.model.config
+      let c = trainer.config
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+    }
+    let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
+    if let path = trainer.checkpointPath {
+      // Holding the lock, nobody else writes these files: temporaries left by a save that was
+      // killed (SIGKILL, power loss) are ours to remove.
+      for stale in RunFiles(checkpoint: path).removeStaleTemporaries() where !quiet {
+        Output.note("removed \(stale), left by an interrupted save")
+      }
+      // A replaced run's best copy is not this run's best.
+      if resume == nil && overwrite { unlink(RunFiles(checkpoint: path).best) }
+    }
+    // The run's history, beside its checkpoint; a resume continues the same file.
+    let log = try trainer.checkpointPath.map { path throws(RunLogError) in
+      let logPath = RunLog.path(forCheckpoint: path)
+      let source = resume.map(RunLog.path(forCheckpoint:)).flatMap { $0 == logPath ? nil : $0 }
+      let writer = try RunLogWriter(path: logPath, resumingAt: resume == nil ? nil : trainer.state.step, copyingFrom: source)
+      writer.start(trainer: trainer, resumedFrom: resume, extra: ["command": CommandLine.arguments.joined(separator: " ")])
+      return writer
+    }
+    if !quiet, let log { Output.note("log \(log.path)") }
+    return (lock, log)
   }
 
   private func trainingConfig(base: TrainingConfig) -> TrainingConfig {
@@ -186,14 +200,16 @@ struct TrainCommand: ParsableCommand {
     return c
   }
 
-  private func newTrainer() throws -> Trainer {
+  private func newTrainer(_ ranks: Ranks) throws -> Trainer {
     let path = corpus ?? DefaultCorpus.recordedPath
     let include = text.include
     // Output paths first: nothing is read or trained before we know the run may write them.
     let out = self.out ?? defaultCheckpointPath(for: corpus ?? DefaultCorpus.fileName)
     let files = RunFiles(checkpoint: out)
-    try checkRunFiles(files, continuing: false)
-    try prepareDirectory(for: out)
+    if ranks.lead {
+      try checkRunFiles(files, continuing: false)
+      try prepareDirectory(for: out)
+    }
     if corpus == nil && !quiet { Output.note("no corpus given: training on the built-in \(DefaultCorpus.fileName) (Shakespeare, public domain)") }
     let loaded: Corpus
     if corpus == nil {
@@ -206,6 +222,7 @@ struct TrainCommand: ParsableCommand {
     }
     var config = trainingConfig(base: TrainingConfig())
     config.precision = numerics.matrixProducts  // a resume keeps the checkpoint's instead
+    config.ranks = ranks.recorded
     if let epochs {
       // An invalid --val-fraction (NaN, negative) is refused by the trainer below; never trap here.
       let fraction = config.validationFraction >= 0 && config.validationFraction < 1 ? config.validationFraction : 0
@@ -225,21 +242,23 @@ struct TrainCommand: ParsableCommand {
     if !quiet {
       Output.note("corpus \(path): \(counted(loaded.byteCount, "byte")), \(counted(loaded.tokens.count, "character")), \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
     }
-    return try Trainer(
+    let trainer = try Trainer(
       model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,
       corpus: CorpusInfo(path: path, include: include, bytes: loaded.byteCount, tokens: loaded.tokens),
-      checkpointPath: out)
+      checkpointPath: ranks.lead ? out : nil)
+    if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
+    return trainer
   }
 
-  private func resumedTrainer(_ path: String) throws -> Trainer {
-    let ckpt = try Checkpoint.load(from: path)
+  private func resumedTrainer(_ path: String, _ ranks: Ranks) throws -> Trainer {
+    let ckpt = try ranks.checkpoint(at: path)
     guard let saved = ckpt.training, let info = ckpt.corpus else {
       throw ValidationError("\(path) holds weights only, not a training run; start a new run instead")
     }
     let corpusPath = corpus ?? info.path
     let out = self.out ?? path
     let files = RunFiles(checkpoint: out)
-    try checkRunFiles(files, continuing: sameFile(out, path))
+    if ranks.lead { try checkRunFiles(files, continuing: sameFile(out, path)) }
     if let steps, steps < (ckpt.state?.step ?? 0) {
       throw ValidationError("--steps \(steps) is below the checkpoint's step \(ckpt.state?.step ?? 0): --steps is the total to train to; give a larger number")
     }
@@ -253,10 +272,12 @@ struct TrainCommand: ParsableCommand {
     guard CorpusInfo.fingerprint(tokens) == info.fingerprint else {
       throw TrainingError.corpusChanged(path: corpusPath, checkpoint: path)
     }
-    let config = trainingConfig(base: saved)
+    var config = trainingConfig(base: saved)
+    config.ranks = ranks.recorded  // refused below unless it is the checkpoint's
     let cut = tokens.count - Int((Double(tokens.count) * config.validationFraction).rounded())
-    try prepareDirectory(for: out)
-    let trainer = try Trainer(resuming: ckpt, config: config, training: tokens[..<cut], validation: tokens[cut...], checkpointPath: out)
+    if ranks.lead { try prepareDirectory(for: out) }
+    let trainer = try Trainer(resuming: ckpt, config: config, training: tokens[..<cut], validation: tokens[cut...], checkpointPath: ranks.lead ? out : nil)
+    if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
     if !quiet {
       Output.note("resuming \(path) at step \(trainer.state.step) of \(config.steps) (corpus \(corpusPath))")
       for (name, old, new) in changedOptions(saved, config) { Output.note("  \(name): \(old) → \(new)") }

@@ -14,7 +14,8 @@ import SafeTensors
 ///
 /// - `"start"` / `"resume"`: the model, training configuration and corpus (`"from"`: the
 ///   checkpoint resumed);
-/// - `"step"`: `loss` (nats/char), `lr`, `grad_norm` (before clipping), `chars_per_s`, `ms`, `epoch`;
+/// - `"step"`: `loss` (nats/char), `lr`, `grad_norm` (before clipping), `chars_per_s`, `ms`, `epoch`
+///   (and `reduce_ms`, the time summing over processes, for a distributed run);
 /// - `"validation"`: `loss`, `bpc`, `best`, `improved`;
 /// - `"checkpoint"`: `path`, `best`;
 /// - `"end"`: `reason` (`completed`, `early-stopped`, `interrupted`).
@@ -315,7 +316,7 @@ public final class RunLogWriter {
         ("epoch", "\(r.epoch)"), ("loss", Self.number(r.loss)), ("lr", Self.number(r.learningRate)),
         ("grad_norm", Self.number(r.gradientNorm)), ("chars_per_s", Self.number(r.charsPerSecond.rounded())),
         ("ms", Self.number((r.milliseconds * 1000).rounded() / 1000)),
-      ])
+      ] + (r.reduceMilliseconds > 0 ? [("reduce_ms", Self.number((r.reduceMilliseconds * 1000).rounded() / 1000))] : []))
     case .validation(let s, let loss, let best, let improved):
       step = s
       write(type: "validation", [

@@ -52,38 +52,56 @@ public enum Evaluation {
   public static func meanLoss(
     model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength requested: Int
   ) -> (loss: Double, count: Int) {
+    let (total, predictions) = lossSum(model: model, tokens: tokens, batch: batch, seqLength: requested, part: 0, of: 1)
+    return predictions == 0 ? (0, 0) : (total / Double(predictions), predictions)
+  }
+
+  /// Part `part` of `parts` of ``meanLoss(model:tokens:batch:seqLength:)``'s sum, for an
+  /// evaluation split over processes: this part scores streams [part·S/parts, (part+1)·S/parts)
+  /// of the S streams the whole evaluation uses (the part holding the last stream also scores
+  /// the tail that continues it), so the parts' sums add up to the whole sum.
+  /// - Returns: this part's sum of cross-entropy (nats) and the number of predictions of the
+  ///   WHOLE evaluation (`tokens.count − 1`, or 0 when `tokens` has < 2 ids).
+  public static func lossSum(
+    model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength requested: Int, part: Int, of parts: Int
+  ) -> (sum: Double, count: Int) {
     precondition(requested >= 1, "evaluation needs seqLength ≥ 1, got \(requested)")
+    precondition(parts >= 1 && part >= 0 && part < parts, "part \(part) of \(parts)")
     let predictions = tokens.count - 1
     guard predictions >= 1 else { return (0, 0) }
     let base = tokens.startIndex
-    let (streams, seqLength) = effectiveShape(tokens: tokens.count, batch: batch, seqLength: requested)
-    let n = predictions / streams  // predictions per stream
-    var state = LSTMState<Float>.zeros(for: model.config, batch: streams)
-    var inputs = [Int32](repeating: 0, count: streams * seqLength)
-    var targets = inputs
+    let (all, seqLength) = effectiveShape(tokens: tokens.count, batch: batch, seqLength: requested)
+    let n = predictions / all  // predictions per stream
+    let mine = (part * all / parts)..<((part + 1) * all / parts)  // may be empty
+    let streams = mine.count
     var total = 0.0
-    var start = 0
-    while start < n {
-      let steps = min(seqLength, n - start)
-      for t in 0..<steps {
-        for b in 0..<streams {
-          let i = base + b * n + start + t
-          inputs[t * streams + b] = tokens[i]
-          targets[t * streams + b] = tokens[i + 1]
+    var state = LSTMState<Float>.zeros(for: model.config, batch: max(1, streams))
+    if streams > 0 {
+      var inputs = [Int32](repeating: 0, count: streams * seqLength)
+      var targets = inputs
+      var start = 0
+      while start < n {
+        let steps = min(seqLength, n - start)
+        for t in 0..<steps {
+          for j in 0..<streams {
+            let i = base + (mine.lowerBound + j) * n + start + t
+            inputs[t * streams + j] = tokens[i]
+            targets[t * streams + j] = tokens[i + 1]
+          }
         }
-      }
-      total += inputs.withUnsafeBufferPointer { x in
-        targets.withUnsafeBufferPointer { y in
-          model.evaluateWindow(
-            inputs: UnsafeBufferPointer(rebasing: x[..<(steps * streams)]),
-            targets: UnsafeBufferPointer(rebasing: y[..<(steps * streams)]),
-            batch: streams, steps: steps, state: &state)
+        total += inputs.withUnsafeBufferPointer { x in
+          targets.withUnsafeBufferPointer { y in
+            model.evaluateWindow(
+              inputs: UnsafeBufferPointer(rebasing: x[..<(steps * streams)]),
+              targets: UnsafeBufferPointer(rebasing: y[..<(steps * streams)]),
+              batch: streams, steps: steps, state: &state)
+          }
         }
+        start += steps
       }
-      start += steps
     }
-    let rest = predictions - streams * n
-    if rest > 0 {
+    let rest = predictions - all * n
+    if rest > 0 && mine.upperBound == all {
       // The tail continues the last stream: take its state and read on with one stream.
       var tail = LSTMState<Float>.zeros(for: model.config, batch: 1)
       let H = model.config.hiddenSize
@@ -93,15 +111,15 @@ public enum Evaluation {
           tail.c[l * H + j] = state.c[(l * streams + streams - 1) * H + j]
         }
       }
-      let x = Array(tokens[(base + streams * n)..<(base + predictions)])
-      let y = Array(tokens[(base + streams * n + 1)...])
+      let x = Array(tokens[(base + all * n)..<(base + predictions)])
+      let y = Array(tokens[(base + all * n + 1)...])
       total += x.withUnsafeBufferPointer { xp in
         y.withUnsafeBufferPointer { yp in
           model.evaluateWindow(inputs: xp, targets: yp, batch: 1, steps: rest, state: &tail)
         }
       }
     }
-    return (total / Double(predictions), predictions)
+    return (total, predictions)
   }
 
   /// nanoGPT's measure (karpathy/nanoGPT `train.py`, `estimate_loss`): the mean cross-entropy

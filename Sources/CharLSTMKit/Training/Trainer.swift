@@ -37,6 +37,9 @@ public struct StepRecord: Sendable, Codable {
   public var charsPerSecond: Double
   /// Training seconds over all sessions of the run.
   public var elapsedSeconds: Double
+  /// Time of this step spent summing over processes (0 for one process): the gradient
+  /// all-reduce and the loss sum.
+  public var reduceMilliseconds: Double = 0
 }
 
 /// Why a run ended.
@@ -63,8 +66,13 @@ public final class Trainer {
   public private(set) var optimizer: OptimizerState
   /// Where the run is: step, epoch, data position, best validation loss, training time.
   public private(set) var state: TrainingState
-  /// The state carried between windows. (h, c) [L, B, H].
+  /// The state carried between windows. (h, c) [L, B, H]; for a run spread over processes,
+  /// [L, B_shard, H] of this process's ``shard``.
   public private(set) var hidden: LSTMState<Float>
+  /// The processes the run is spread over: one unless ``distribute(over:)`` was called.
+  public private(set) var collective: any Collective = SingleProcess()
+  /// The streams of the batch this process trains: all B unless ``distribute(over:)`` was called.
+  public private(set) var shard: StreamShard
   /// Which text the run trains on (saved so a resume can check it).
   public let corpus: CorpusInfo?
   /// Where checkpoints go (nil: nowhere), and the best-validation copy beside it.
@@ -125,6 +133,9 @@ public final class Trainer {
     guard config.steps >= state.step else {
       throw .invalidOption(name: "--steps", value: "\(config.steps)", expected: "at least the checkpoint's step \(state.step) (the total to train to, not steps to add)")
     }
+    guard (config.ranks ?? 1) == (checkpoint.training?.ranks ?? 1) else {
+      throw .ranksChanged(checkpoint: checkpoint.training?.ranks ?? 1, now: config.ranks ?? 1)
+    }
     guard config.batch == checkpoint.training?.batch ?? config.batch, config.seqLength == checkpoint.training?.seqLength ?? config.seqLength else {
       throw .invalidOption(name: "batch × window", value: "\(config.batch) × \(config.seqLength)", expected: "the checkpoint's \(checkpoint.training?.batch ?? 0) × \(checkpoint.training?.seqLength ?? 0) (a resumed run keeps its data layout)")
     }
@@ -159,6 +170,34 @@ public final class Trainer {
     dropoutGenerator = state.dropoutGenerator.generator ?? SeededGenerator(seed: config.seed)
     inputs = [Int32](repeating: 0, count: config.batch * config.seqLength)
     targets = inputs
+    shard = .whole(config.batch)
+  }
+
+  /// Spreads the run over `collective`'s processes (data parallelism): this process trains
+  /// streams [r·B/N, (r+1)·B/N) of the batch a single process would train, with the same
+  /// windows and dropout masks; each step the gradients are summed over the processes, then
+  /// every process clips and updates identically. Validation is split and summed the same
+  /// way; checkpoints gather the whole batch's carried state (only write them on one process).
+  ///
+  /// Call once, on every process, before ``run(onEvent:)``, with the same configuration and
+  /// data on each (check with ``fingerprint`` and ``Collective/agreeing(_:fingerprint:describe:)``).
+  /// - Throws: ``TrainingError/ranksChanged(checkpoint:now:)`` when ``TrainingConfig/ranks``
+  ///   is not `collective.size`, ``TrainingError/invalidOption(name:value:expected:)`` when
+  ///   there are more processes than streams.
+  public func distribute(over collective: any Collective) throws(TrainingError) {
+    precondition(shard.count == shard.total && self.collective.size == 1, "distribute(over:) is called once")
+    guard (config.ranks ?? 1) == collective.size else {
+      throw .ranksChanged(checkpoint: config.ranks ?? 1, now: collective.size)
+    }
+    guard collective.size <= config.batch else {
+      throw .invalidOption(name: "--batch", value: "\(config.batch)", expected: "at least one stream per process (\(collective.size) processes)")
+    }
+    let part = collective.shard(of: config.batch)
+    hidden = hidden.streams(part.range)
+    inputs = [Int32](repeating: 0, count: part.count * config.seqLength)
+    targets = inputs
+    shard = part
+    self.collective = collective
   }
 
   /// Windows in an epoch that starts `offset` characters in.
@@ -174,26 +213,38 @@ public final class Trainer {
   ///   (nothing is saved over the last good checkpoint in each case), or a checkpoint write error.
   @discardableResult
   public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> StopReason {
+    guard (config.ranks ?? 1) == collective.size else {
+      throw TrainingError.ranksChanged(checkpoint: config.ranks ?? 1, now: collective.size)
+    }
     var reason = StopReason.completed
     var validatedAt = -1
     var savedAt = -1
     while state.step < config.steps {
-      if stopFlag.isSet {
+      // Every process stops at the same step when any of them was asked to.
+      if try collective.any(stopFlag.isSet) {
         reason = .interrupted
         break
       }
       let t0 = Self.now()
       nextWindow()
       model.zeroGradients()
-      let loss = Kernels.withPrecision(precision) {
+      var loss = Kernels.withPrecision(precision) {
         inputs.withUnsafeBufferPointer { x in
           targets.withUnsafeBufferPointer { y in
             model.trainWindow(
-              inputs: x, targets: y, batch: config.batch, steps: config.seqLength, state: &hidden,
-              dropoutGenerator: &dropoutGenerator)
+              inputs: x, targets: y, batch: shard.count, steps: config.seqLength, state: &hidden,
+              dropoutGenerator: &dropoutGenerator, shard: shard)
           }
         }
       }
+      // Each process's loss and gradient are its streams' share of the whole batch's mean:
+      // their sums are the whole batch's (one all-reduce over the flat gradient vector).
+      let r0 = Self.now()
+      try model.gradients.withUnsafeMutableBufferPointer { try collective.sum($0) }
+      var losses = [loss]
+      try collective.sum(&losses)
+      loss = losses[0]
+      let reduceSeconds = collective.size > 1 ? Self.now() - r0 : 0
       let norm = model.gradients.withUnsafeMutableBufferPointer { g in
         let norm = GradientClipping.clipGlobalNorm(g, maxNorm: config.clipNorm)
         if let v = config.clipValue { GradientClipping.clipValue(g, v) }
@@ -219,7 +270,8 @@ public final class Trainer {
       onEvent(.step(StepRecord(
         step: state.step, totalSteps: config.steps, epoch: state.epoch, loss: loss, learningRate: lr,
         gradientNorm: norm, milliseconds: seconds * 1000,
-        charsPerSecond: Double(config.batch * config.seqLength) / seconds, elapsedSeconds: state.elapsedSeconds)))
+        charsPerSecond: Double(config.batch * config.seqLength) / seconds, elapsedSeconds: state.elapsedSeconds,
+        reduceMilliseconds: reduceSeconds * 1000)))
 
       if config.evalEvery > 0 && state.step % config.evalEvery == 0 {
         validatedAt = state.step
@@ -238,7 +290,8 @@ public final class Trainer {
     return reason
   }
 
-  /// Fills `inputs`/`targets` with the next window, starting a new epoch when one is used up.
+  /// Fills `inputs`/`targets` with the next window of this process's streams, starting a new
+  /// epoch when one is used up. [T·B_shard], time-major.
   private func nextWindow() {
     let B = config.batch
     let T = config.seqLength
@@ -252,11 +305,12 @@ public final class Trainer {
     }
     let n = (train.count - 1 - state.epochOffset) / B  // characters per stream this epoch
     let base = train.startIndex + state.epochOffset + state.window * T
+    let (first, local) = (shard.range.lowerBound, shard.count)
     for t in 0..<T {
-      for b in 0..<B {
-        let i = base + b * n + t
-        inputs[t * B + b] = train[i]
-        targets[t * B + b] = train[i + 1]
+      for j in 0..<local {
+        let i = base + (first + j) * n + t
+        inputs[t * local + j] = train[i]
+        targets[t * local + j] = train[i + 1]
       }
     }
     state.window += 1
@@ -266,9 +320,13 @@ public final class Trainer {
   /// - Returns: true when patience has run out.
   private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
     guard validation.count >= 2 else { return false }
-    let (loss, _) = Kernels.withPrecision(precision) {
-      Evaluation.meanLoss(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength)
+    // Each process scores its share of the validation streams; the sums are added.
+    let (part, count) = Kernels.withPrecision(precision) {
+      Evaluation.lossSum(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength, part: collective.rank, of: collective.size)
     }
+    var sums = [part]
+    try collective.sum(&sums)
+    let loss = sums[0] / Double(count)
     guard loss.isFinite else { throw TrainingError.nonFiniteValidation(step: state.step, loss: loss, checkpoint: lastGoodCheckpoint()) }
     state.lastValidationLoss = loss
     let improved = loss < (state.bestValidationLoss ?? .infinity)
@@ -280,11 +338,17 @@ public final class Trainer {
       state.evalsWithoutImprovement += 1
     }
     onEvent(.validation(step: state.step, loss: loss, best: state.bestValidationLoss ?? loss, improved: improved))
-    if improved, let best = bestCheckpointPath {
-      try checkpoint().write(to: best)
+    if improved {
+      let whole = try LSTMState.gathered(hidden, shard: shard, over: collective)
+      guard let best = bestCheckpointPath else { return patienceRanOut() }
+      try checkpoint(hidden: whole).write(to: best)
       wroteBest = true
       onEvent(.checkpoint(path: best, step: state.step, best: true))
     }
+    return patienceRanOut()
+  }
+
+  private func patienceRanOut() -> Bool {
     if let p = config.patience, state.evalsWithoutImprovement >= p { return true }
     return false
   }
@@ -297,7 +361,16 @@ public final class Trainer {
   }
 
   /// The run as a checkpoint.
+  ///
+  /// A run spread over several processes holds only its shard's carried state; its
+  /// checkpoints are written by ``run(onEvent:)``, which gathers the whole batch's (precondition).
   public func checkpoint() -> Checkpoint {
+    precondition(shard.count == shard.total, "a distributed run's checkpoint gathers every process's state: use the file run(onEvent:) writes")
+    return checkpoint(hidden: hidden)
+  }
+
+  /// The run as a checkpoint with the whole batch's carried state `hidden` [L, B, H].
+  private func checkpoint(hidden: LSTMState<Float>) -> Checkpoint {
     var s = state
     s.dataGenerator = GeneratorState(dataGenerator)
     s.dropoutGenerator = GeneratorState(dropoutGenerator)
@@ -307,8 +380,10 @@ public final class Trainer {
   }
 
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {
+    try checkProcessesAgree()
+    let whole = try LSTMState.gathered(hidden, shard: shard, over: collective)  // every process
     guard let path = checkpointPath else { return }
-    try checkpoint().write(to: path)
+    try checkpoint(hidden: whole).write(to: path)
     ownsCheckpoint = true
     onEvent(.checkpoint(path: path, step: state.step, best: false))
   }

@@ -67,6 +67,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// resume holds per precision.
   public var precision: Kernels.Precision? = nil
 
+  /// N: processes the batch is split over (data parallelism, ``Trainer/distribute(over:)``;
+  /// nil: one). Recorded in the checkpoint: a run resumes with the same N, so it continues bit
+  /// for bit (a different N would sum the gradients in a different order).
+  public var ranks: Int? = nil
+
   /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
 
@@ -93,6 +98,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     if checkpointEvery < 0 { throw bad("--checkpoint-every", checkpointEvery, "an integer ≥ 0") }
     if let p = patience, p < 1 { throw bad("--patience", p, "an integer ≥ 1") }
     if sampleEvery < 0 { throw bad("--sample-every", sampleEvery, "an integer ≥ 0") }
+    if let r = ranks, r < 1 || r > batch { throw bad("--batch", batch, "at least one stream per process (\(r) processes)") }
     if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad("--forget-bias", b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
   }
 

@@ -14,6 +14,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   case nonFiniteValidation(step: Int, loss: Double, checkpoint: String?)
   /// The corpus given on resume is not the one the checkpoint was trained on.
   case corpusChanged(path: String, checkpoint: String)
+  /// A run trained over `checkpoint` processes would continue over `now` (see ``TrainingConfig/ranks``).
+  case ranksChanged(checkpoint: Int, now: Int)
+  /// The processes of a distributed run no longer hold the same weights (nothing was saved).
+  case processesDrifted(step: Int)
 
   /// One line saying what went wrong and how to fix it.
   public var description: String {
@@ -28,10 +32,16 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
       return "training diverged at step \(step): the update made \(tensor) non-finite (NaN or ±inf)\(Self.recovery(ckpt))"
     case .nonFiniteValidation(let step, let loss, let ckpt):
       return "training diverged at step \(step): the validation loss is \(loss)\(Self.recovery(ckpt))"
+    case .ranksChanged(let then, let now):
+      return "the run was trained over \(Self.processes(then)) and would continue over \(Self.processes(now)); continue it over \(Self.processes(then)) (a different number sums the gradients in a different order, so it would not continue bit for bit)"
+    case .processesDrifted(let step):
+      return "at step \(step) the processes of the run no longer hold the same weights (the transport corrupted a sum, or they run different builds); nothing was saved: resume the last checkpoint with the same build on every machine"
     case .corpusChanged(let path, let ckpt):
       return "\(path) is not the corpus \(ckpt) was trained on (its characters differ); pass the original corpus, or start a new run"
     }
   }
+
+  private static func processes(_ n: Int) -> String { n == 1 ? "1 process" : "\(n) processes" }
 
   /// What to do after a divergence: resume the last good checkpoint, or start again.
   private static func recovery(_ checkpoint: String?) -> String {
