@@ -70,6 +70,12 @@ public final class CharModel<S: KernelScalar> {
   ///     PyTorch's default U(±1/√H)) has measured lower validation loss; see the README.
   public convenience init(config: ModelConfig, generator: inout SeededGenerator, forgetBias: Double = 1) {
     precondition((try? config.validate()) != nil, "invalid ModelConfig \(config)")
+    self.init(config: config, parameters: Self.initialParameters(config: config, generator: &generator, forgetBias: forgetBias))
+  }
+
+  /// The parameters of a fresh model (see ``init(config:generator:forgetBias:)``), flat in
+  /// ``ModelConfig/slots`` layout.
+  static func initialParameters(config: ModelConfig, generator: inout SeededGenerator, forgetBias: Double) -> [S] {
     var values = [S](repeating: 0, count: config.parameterCount)
     let bound = 1 / Double(config.hiddenSize).squareRoot()
     let H = config.hiddenSize
@@ -93,7 +99,7 @@ public final class CharModel<S: KernelScalar> {
         }
       }
     }
-    self.init(config: config, parameters: values)
+    return values
   }
 
   /// A model with given parameters, e.g. from a checkpoint.

@@ -18,15 +18,81 @@ public struct Corpus: Sendable {
   /// does not end with one), so no line runs into the next file's: counted in ``tokens``, not in
   /// ``byteCount``.
   public var addedLineBreaks: Int = 0
+  /// How the text was cut into documents (``DocumentMode/stream``: not at all).
+  public var documents: DocumentMode = .stream
+  /// Documents read (0 for a stream); each is followed by the end-of-text symbol in ``tokens``.
+  public var documentCount: Int = 0
 
-  /// Training and validation parts: the validation part is the contiguous tail.
+  /// Training and validation parts: the validation part is the tail, cut between documents when
+  /// the corpus was read as documents (see ``split(_:validationFraction:documentEnd:)``).
   /// - Parameter validationFraction: in [0, 1); 0 gives an empty validation part.
   public func split(validationFraction: Double) throws(TextError) -> (training: ArraySlice<Int32>, validation: ArraySlice<Int32>) {
+    try Self.split(tokens, validationFraction: validationFraction, documentEnd: documents == .stream ? nil : tokenizer.endOfTextID)
+  }
+
+  /// Training and validation parts of `tokens`: the validation part is the tail, about
+  /// `validationFraction` of the characters.
+  ///
+  /// Without `documentEnd` the cut is at `n − round(n · fraction)`. With it (the end-of-text id of
+  /// a corpus read as documents) the cut is the end-of-text symbol between two documents nearest
+  /// to that point, and both parts hold it: the training part ends with it (its last target), the
+  /// validation part starts with it (its first input), so every character of every validation
+  /// document is predicted, its first one included.
+  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` for a fraction outside [0, 1), or
+  ///   a fraction above 0 when the tokens hold a single document (no cut between documents).
+  public static func split(
+    _ tokens: [Int32], validationFraction: Double, documentEnd: Int32?
+  ) throws(TextError) -> (training: ArraySlice<Int32>, validation: ArraySlice<Int32>) {
     guard validationFraction >= 0, validationFraction < 1, validationFraction.isFinite else {
       throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "a number in [0, 1)")
     }
     let cut = tokens.count - Int((Double(tokens.count) * validationFraction).rounded())
-    return (tokens[..<cut], tokens[cut...])
+    guard let end = documentEnd, validationFraction > 0 else { return (tokens[..<cut], tokens[cut...]) }
+    // Interior ends only: the first symbol starts the first document, the last ends the last one.
+    var best: Int? = nil
+    for i in 1..<max(1, tokens.count - 1) where tokens[i] == end {
+      if best == nil || abs(i - cut) < abs(best! - cut) { best = i }
+      if i > cut { break }
+    }
+    guard let e = best else {
+      throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "0 for a corpus of one document (validation is cut between documents); give more documents, or --val-fraction 0")
+    }
+    return (tokens[...e], tokens[e...])
+  }
+
+  /// This corpus with its vocabulary grown onto `base`'s, for fine-tuning a model of `base`.
+  ///
+  /// The tokenizer's vocabulary is ``Vocabulary/merged(with:minCount:)`` of `base`'s and this
+  /// corpus's (with `base`'s `minCount`), and the tokens are renumbered to it: every character
+  /// `base` knows keeps its id, the new ones follow. Read the corpus with `base`'s options but
+  /// `minCount` 1, so that characters rare here but known to `base` keep their ids (the result
+  /// then encodes exactly as ``CorpusLoader/encode(path:with:include:excluding:documents:unknown:)``
+  /// with the merged tokenizer does, which a resumed run checks).
+  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` naming the text option (normalization,
+  ///   lowercasing, locale) in which this corpus was read differently from `base`.
+  public func extendingVocabulary(of base: Tokenizer) throws(TextError) -> Corpus {
+    let mine = tokenizer.options, theirs = base.options
+    if mine.normalization != theirs.normalization {
+      throw .invalidOption(name: "--normalize", value: mine.normalization.rawValue, expected: "the model's \(theirs.normalization.rawValue)")
+    }
+    if mine.lowercase != theirs.lowercase {
+      throw .invalidOption(name: "--lowercase", value: mine.lowercase ? "on" : "off", expected: "the model's \(theirs.lowercase ? "on" : "off")")
+    }
+    if mine.lowercase && mine.locale != theirs.locale {
+      throw .invalidOption(name: "--locale", value: mine.locale, expected: "the model's '\(theirs.locale)'")
+    }
+    let (vocabulary, map) = base.vocabulary.merged(with: tokenizer.vocabulary, minCount: theirs.minCount)
+    var renumbered = tokens
+    map.withUnsafeBufferPointer { m in
+      renumbered.withUnsafeMutableBufferPointer { t in
+        for i in t.indices { t[i] = m[Int(t[i])] }
+      }
+    }
+    var out = Corpus(tokenizer: Tokenizer(options: theirs, vocabulary: vocabulary), tokens: renumbered, byteCount: byteCount, files: files)
+    out.addedLineBreaks = addedLineBreaks
+    out.documents = documents
+    out.documentCount = documentCount
+    return out
   }
 }
 
@@ -45,22 +111,29 @@ public enum CorpusLoader {
   ///     relative to `path`.
   ///   - excluding: files and folders inside a directory corpus that are never read (a training
   ///     run's own checkpoint folder, so its logs do not feed back into the text).
+  ///   - documents: how the text is cut into documents, each followed by the end-of-text symbol
+  ///     (``DocumentMode``; the default reads one stream).
   ///   - progress: called with (bytes done, bytes total) as files are read.
   /// - Throws: ``TextError`` naming the file: missing, unreadable, invalid UTF-8 (with the byte
   ///   offset), binary, empty corpus, no text files.
   /// - Complexity: O(bytes); memory: the largest file plus 4 bytes per character.
   public static func load(
     path: String, options: TokenizerOptions = TokenizerOptions(), include: String? = nil,
-    excluding: [String] = [], progress: ((Int, Int) -> Void)? = nil
+    excluding: [String] = [], documents: DocumentMode = .stream, progress: ((Int, Int) -> Void)? = nil
   ) throws(TextError) -> Corpus {
     try options.validate()
     var builder = VocabularyBuilder()
     var tokens: [Int32] = []
     var added = 0
-    let (files, bytes) = try read(path: path, options: options, include: include, excluding: excluding, progress: progress, addedLineBreaks: &added) { cluster in
+    var count = 0
+    if documents != .stream { tokens.append(builder.addEndOfText()) }
+    let (files, bytes) = try read(
+      path: path, options: options, include: include, excluding: excluding, documents: documents, progress: progress,
+      addedLineBreaks: &added, endDocument: { tokens.append(builder.addEndOfText()); count += 1 }
+    ) { cluster in
       tokens.append(builder.add(cluster))
     }
-    guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
+    guard documents == .stream ? !tokens.isEmpty : count > 0 else { throw .emptyCorpus(path: path) }
     let (vocabulary, remap) = builder.finish(minCount: options.minCount)
     remap.withUnsafeBufferPointer { r in
       tokens.withUnsafeMutableBufferPointer { t in
@@ -71,39 +144,69 @@ public enum CorpusLoader {
       tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens,
       byteCount: bytes, files: files)
     corpus.addedLineBreaks = added
+    corpus.documents = documents
+    corpus.documentCount = count
     return corpus
   }
 
   /// Tokenizes a corpus held in memory (`name` stands for its path in messages), building its
-  /// vocabulary; the same result as ``load(path:options:include:excluding:progress:)`` on a file
-  /// with these bytes.
-  public static func load(bytes: UnsafeBufferPointer<UInt8>, name: String, options: TokenizerOptions = TokenizerOptions()) throws(TextError) -> Corpus {
+  /// vocabulary; the same result as ``load(path:options:include:excluding:documents:progress:)``
+  /// on a file with these bytes.
+  public static func load(
+    bytes: UnsafeBufferPointer<UInt8>, name: String, options: TokenizerOptions = TokenizerOptions(), documents: DocumentMode = .stream
+  ) throws(TextError) -> Corpus {
     try options.validate()
     var builder = VocabularyBuilder()
     var tokens: [Int32] = []
     var seg = Segmenter(options: options)
     var units: [UInt16] = []
-    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { tokens.append(builder.add($0)) }
-    guard !tokens.isEmpty else { throw .emptyCorpus(path: name) }
+    var splitter = DocumentSplitter(mode: documents)
+    var count = 0
+    let endDocument = { tokens.append(builder.addEndOfText()); count += 1 }
+    if documents != .stream { tokens.append(builder.addEndOfText()) }
+    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { c in
+      splitter.feed(c, character: { tokens.append(builder.add($0)) }, end: endDocument)
+    }
+    splitter.endFile(end: endDocument)
+    guard documents == .stream ? !tokens.isEmpty : count > 0 else { throw .emptyCorpus(path: name) }
     let (vocabulary, remap) = builder.finish(minCount: options.minCount)
     for i in tokens.indices { tokens[i] = remap[Int(tokens[i])] }
-    return Corpus(tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens, byteCount: bytes.count, files: [name])
+    var corpus = Corpus(tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens, byteCount: bytes.count, files: [name])
+    corpus.documents = documents
+    corpus.documentCount = count
+    return corpus
   }
 
-  /// Tokenizes a corpus held in memory with an existing tokenizer.
+  /// Tokenizes a corpus held in memory with an existing tokenizer (`documents`: as in
+  /// ``encode(path:with:include:excluding:documents:unknown:)``).
   public static func encode(
-    bytes: UnsafeBufferPointer<UInt8>, name: String, with tokenizer: Tokenizer, unknown: UnknownPolicy = .error
+    bytes: UnsafeBufferPointer<UInt8>, name: String, with tokenizer: Tokenizer, documents: DocumentMode = .stream,
+    unknown: UnknownPolicy = .error
   ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+    let end = try endOfText(tokenizer, documents)
     var tokens: [Int32] = []
     var missing: [String] = []
     var seg = Segmenter(options: tokenizer.options)
     var units: [UInt16] = []
+    var splitter = DocumentSplitter(mode: documents)
+    if let end { tokens.append(end) }
     try tokenize(bytes, file: name, segmenter: &seg, units: &units) { cluster in
-      if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
+      splitter.feed(cluster, character: { c in if let id = tokenizer.resolve(c, unknown, &missing) { tokens.append(id) } }, end: { tokens.append(end!) })
     }
+    splitter.endFile { tokens.append(end!) }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
-    guard !tokens.isEmpty else { throw .emptyCorpus(path: name) }
+    guard tokens.count > (end == nil ? 0 : 1) else { throw .emptyCorpus(path: name) }
     return (tokens, bytes.count)
+  }
+
+  /// The end-of-text id for reading in `documents` mode (nil for a stream).
+  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` when the vocabulary has none.
+  private static func endOfText(_ tokenizer: Tokenizer, _ documents: DocumentMode) throws(TextError) -> Int32? {
+    guard documents != .stream else { return nil }
+    guard let id = tokenizer.endOfTextID else {
+      throw .invalidOption(name: "--documents", value: documents.rawValue, expected: "none: this model's vocabulary has no end-of-text symbol (it was trained on one stream)")
+    }
+    return id
   }
 
   /// Decodes and segments the bytes of one file (a UTF-8 BOM dropped), streaming its clusters.
@@ -124,20 +227,28 @@ public enum CorpusLoader {
     }
   }
 
-  /// Reads and tokenizes a corpus with an existing tokenizer (for evaluation on new text).
+  /// Reads and tokenizes a corpus with an existing tokenizer (for evaluation on new text, or a
+  /// resumed run).
+  /// - Parameter documents: cut the text into documents as ``load(path:options:include:excluding:documents:progress:)``
+  ///   does, each followed by the tokenizer's end-of-text symbol (it must have one).
   /// - Returns: the ids and the number of bytes read.
   public static func encode(
     path: String, with tokenizer: Tokenizer, include: String? = nil, excluding: [String] = [],
-    unknown: UnknownPolicy = .error
+    documents: DocumentMode = .stream, unknown: UnknownPolicy = .error
   ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+    let end = try endOfText(tokenizer, documents)
     var tokens: [Int32] = []
     var missing: [String] = []
     var added = 0
-    let (_, bytes) = try read(path: path, options: tokenizer.options, include: include, excluding: excluding, progress: nil, addedLineBreaks: &added) { cluster in
+    if let end { tokens.append(end) }
+    let (_, bytes) = try read(
+      path: path, options: tokenizer.options, include: include, excluding: excluding, documents: documents, progress: nil,
+      addedLineBreaks: &added, endDocument: { tokens.append(end!) }
+    ) { cluster in
       if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
-    guard !tokens.isEmpty else { throw .emptyCorpus(path: path) }
+    guard tokens.count > (end == nil ? 0 : 1) else { throw .emptyCorpus(path: path) }
     return (tokens, bytes)
   }
 
@@ -208,10 +319,12 @@ public enum CorpusLoader {
     }
   }
 
-  /// Streams every cluster of the corpus to `emit`.
+  /// Streams every cluster of the corpus to `emit`; in a documents mode, through a
+  /// ``DocumentSplitter`` that calls `endDocument` after each document (a file's end ends one).
   private static func read(
-    path: String, options: TokenizerOptions, include: String?, excluding: [String], progress: ((Int, Int) -> Void)?,
-    addedLineBreaks: inout Int, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    path: String, options: TokenizerOptions, include: String?, excluding: [String], documents: DocumentMode,
+    progress: ((Int, Int) -> Void)?, addedLineBreaks: inout Int, endDocument: () -> Void,
+    emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
     let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
@@ -220,6 +333,7 @@ public enum CorpusLoader {
     var units: [UInt16] = []
     units.reserveCapacity(chunkUnits + 4)
     var seg = Segmenter(options: options)
+    var splitter = DocumentSplitter(mode: documents)
     for file in candidates {
       let bytes = try readFile(file)
       if let nul = bytes.firstIndex(of: 0) {
@@ -229,10 +343,12 @@ public enum CorpusLoader {
       used.append(file)
       total += bytes.count
       try bytes.withUnsafeBufferPointer { (b) throws(TextError) in
-        try tokenize(b, file: file, segmenter: &seg, units: &units, emit: emit)
+        try tokenize(b, file: file, segmenter: &seg, units: &units) { splitter.feed($0, character: emit, end: endDocument) }
       }
-      // Files are separated by a line break when one does not end with it.
-      if isDirectory, let last = bytes.last, last != 0x0A {
+      splitter.endFile(end: endDocument)
+      // Files are separated by a line break when one does not end with it (documents: by the
+      // end of a document, above).
+      if isDirectory, documents == .stream, let last = bytes.last, last != 0x0A {
         addedLineBreaks += 1
         try seg.feed([0x0A][...], final: true, emit: emit)
       }

@@ -43,10 +43,11 @@ struct SymbolTable {
     return id
   }
 
-  /// Takes `id` for a symbol that no text matches (the unknown symbol), keeping ids dense.
-  mutating func reserve(id: Int32) {
+  /// Takes `id` for a symbol that no text matches (the unknown symbol, the end-of-text symbol),
+  /// keeping ids dense: `symbol` is what the id decodes to, never looked up.
+  mutating func reserve(id: Int32, symbol: String) {
     precondition(Int(id) == units.count, "symbol ids must be dense")
-    units.append(Array(Vocabulary.unknownSymbol.utf16))
+    units.append(Array(symbol.utf16))
   }
 
   /// Adds `cluster` under a given id (ids must be dense: `id == count` on each call).

@@ -26,15 +26,22 @@ public struct Tokenizer: Sendable {
     self.vocabulary = vocabulary
     var table = SymbolTable()
     for (id, s) in vocabulary.symbols.enumerated() {
-      // The unknown symbol takes its id without being matchable as text.
-      if id == vocabulary.unknownIndex {
-        table.reserve(id: Int32(id))
+      // The unknown and end-of-text symbols take their ids without being matchable as text.
+      if vocabulary.isReserved(id) {
+        table.reserve(id: Int32(id), symbol: s)
       } else {
         table.insert(Array(s.utf16), id: Int32(id))
       }
     }
     self.table = table
   }
+
+  /// The id of the end-of-text symbol, which ends every document of a corpus read as documents
+  /// (``DocumentMode``); nil for a model trained on one stream. Generation stops a text when the
+  /// model draws it, and a document starts after it. No text encodes to it: ``encode(_:unknown:)``
+  /// of "<|endoftext|>" gives its 13 characters; ``decode(_:)`` and ``symbol(_:)`` of the id give
+  /// that string.
+  public var endOfTextID: Int32? { vocabulary.endOfTextIndex.map(Int32.init) }
 
   /// The ICU version doing the work, e.g. "72.1".
   public static var icuVersion: String { ICU.version }
@@ -78,7 +85,8 @@ public struct Tokenizer: Sendable {
     return nil
   }
 
-  /// The text of `ids`. Ids outside the vocabulary are a programmer error.
+  /// The text of `ids` (the end-of-text symbol as "<|endoftext|>"). Ids outside the vocabulary
+  /// are a programmer error.
   public func decode<C: Sequence<Int32>>(_ ids: C) -> String {
     var units: [UInt16] = []
     for id in ids { units.append(contentsOf: table.units[Int(id)]) }

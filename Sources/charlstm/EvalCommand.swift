@@ -66,9 +66,13 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     threads.apply()
     let ckpt = try Checkpoint.load(from: checkpoint)
-    let (all, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, unknown: dropUnknown ? .drop : .mapToUnknown)
+    // A model trained on documents reads the text the same way (end-of-text symbols between them).
+    let documents = ckpt.corpus?.documents ?? .stream
+    let (all, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, documents: documents, unknown: dropUnknown ? .drop : .mapToUnknown)
     // The same cut as training's validation split.
-    let tokens = tail.map { all[(all.count - Int((Double(all.count) * $0).rounded()))...] } ?? all[...]
+    let tokens = try tail.map { t throws -> ArraySlice<Int32> in
+      t == 1 ? all[...] : try Corpus.split(all, validationFraction: t, documentEnd: documents == .stream ? nil : ckpt.tokenizer.endOfTextID).validation
+    } ?? all[...]
     try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)
     if let windows {
       try Evaluation.check(model: ckpt.model, tokens: windows * min(samples, 100) + 1, batch: min(samples, 100), seqLength: windows)

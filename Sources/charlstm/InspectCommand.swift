@@ -20,7 +20,8 @@ struct InspectCommand: ParsableCommand {
     let m = ckpt.model
     let bytes = (try? FileManager.default.attributesOfItem(atPath: checkpoint)[.size] as? Int) ?? 0
     var object: [String: Any] = [
-      "format_version": Checkpoint.formatVersion,
+      "format_version": ckpt.writtenFormatVersion,
+      "weights_hash": ckpt.weightsHash,
       "file_bytes": bytes,
       "model": ["vocab": m.vocabSize, "embed": m.embedSize, "hidden": m.hiddenSize, "layers": m.layers, "dropout": m.dropout],
       "parameters": m.parameterCount,
@@ -42,14 +43,21 @@ struct InspectCommand: ParsableCommand {
       if let b = s.bestStep { object["best_step"] = b }
       if let v = s.lastValidationLoss { object["last_validation_loss"] = v }
     }
-    if let c = ckpt.corpus { object["corpus"] = ["path": c.path, "bytes": c.bytes, "characters": c.characters] }
+    if let c = ckpt.corpus {
+      object["corpus"] = ["path": c.path, "bytes": c.bytes, "characters": c.characters]
+      object["documents"] = c.documents.rawValue
+    }
+    if let e = ckpt.tokenizer.endOfTextID { object["end_of_text_id"] = e }
+    if let o = ckpt.origin {
+      object["init_from"] = ["path": o.path, "step": o.step, "weights_hash": o.weightsHash, "vocabulary_size": o.vocabularySize, "added_symbols": o.addedSymbols]
+    }
     if json {
       let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
       Output.write(String(decoding: data, as: UTF8.self) + "\n")
       return
     }
     var lines = [
-      "checkpoint   \(checkpoint) (\(grouped(bytes)) bytes, format \(Checkpoint.formatVersion))",
+      "checkpoint   \(checkpoint) (\(grouped(bytes)) bytes, format \(ckpt.writtenFormatVersion))",
       "model        \(m.layers)×\(m.hiddenSize) LSTM, embedding \(m.embedSize), dropout \(m.dropout)",
       "parameters   \(grouped(m.parameterCount))",
       "vocabulary   \(counted(ckpt.tokenizer.vocabulary.count, "character")) (\(ckpt.tokenizer.options.normalization.rawValue)\(ckpt.tokenizer.options.lowercase ? ", lowercased" : ""))",
@@ -64,6 +72,13 @@ struct InspectCommand: ParsableCommand {
       lines.append("weights only (no training state)")
     }
     if let c = ckpt.corpus { lines.append("corpus       \(c.path) (\(counted(c.characters, "character")))") }
+    if let c = ckpt.corpus, c.documents != .stream {
+      lines.append("documents    \(c.documents.rawValue): each text ends with the end-of-text symbol (id \(ckpt.tokenizer.endOfTextID ?? -1))")
+    }
+    if let o = ckpt.origin {
+      lines.append("init from    \(o.path) (step \(o.step), weights \(o.weightsHash), vocabulary \(o.vocabularySize) + \(o.addedSymbols) new)")
+    }
+    lines.append("weights      \(ckpt.weightsHash)")
     Output.write(lines.joined(separator: "\n") + "\n")
   }
 }

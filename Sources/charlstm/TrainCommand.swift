@@ -22,10 +22,17 @@ struct TrainCommand: ParsableCommand {
       per line: each step's loss, learning rate, gradient norm and chars/s, each validation), \
       appended to on --resume; draw it with 'charlstm plot'.
 
+      --init-from CKPT fine-tunes: a new run (step 0, fresh optimizer, its own checkpoints and \
+      log) that starts from CKPT's weights and shape; characters of CORPUS that CKPT lacks get \
+      new rows. --documents lines reads one text per line (blank-lines: one per paragraph), \
+      each ended by an end-of-text symbol, so the model learns where texts end.
+
       Examples:
         charlstm train ../shared/corpora/tinyshakespeare.txt --steps 3000
         charlstm train ../shared/corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --steps 8000
         charlstm train --resume checkpoints/tinyshakespeare.safetensors --steps 6000
+        charlstm train sonnets.txt --init-from checkpoints/tinyshakespeare.safetensors --lr 1e-3 --steps 500
+        charlstm train names.txt --documents lines --steps 3000
       """)
 
   @Argument(help: "A UTF-8 text file or a directory of them (default: the built-in tinyshakespeare).")
@@ -36,6 +43,12 @@ struct TrainCommand: ParsableCommand {
 
   @Option(help: "Resume the run saved in this checkpoint.")
   var resume: String?
+
+  @Option(help: "Fine-tune: start a new run from this checkpoint's weights and shape (step 0, fresh optimizer); new characters of the corpus get new rows.")
+  var initFrom: String?
+
+  @Option(help: "Cut the corpus into documents, each ended by an end-of-text symbol: none (one stream, the default), lines (one per line) or blank-lines (paragraphs). --init-from keeps the parent's unless given; --resume keeps the run's.")
+  var documents: DocumentMode?
 
   @Flag(help: "Let a new run replace an existing checkpoint at --out, with its .best copy and its log (without it, a new run refuses to touch them).")
   var overwrite = false
@@ -81,6 +94,9 @@ struct TrainCommand: ParsableCommand {
     if sampleLength < 0 || sampleLength > 1_000_000 { throw ValidationError("--sample-length \(sampleLength) is invalid: expected 0 (none) to 1,000,000 characters; use 'charlstm generate' for longer texts") }
     if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+    if initFrom != nil && resume != nil {
+      throw ValidationError("give --init-from or --resume, not both: --resume continues a run, --init-from starts a new run from a checkpoint's weights")
+    }
     if resume != nil {
       let fixed: [(String, Bool)] = [
         ("--embed", embed != nil), ("--hidden", hidden != nil), ("--layers", layers != nil),
@@ -110,7 +126,11 @@ struct TrainCommand: ParsableCommand {
     // Every rank sets up (corpus, trainer, rank 0's files) and the ranks agree on the outcome.
     let describe = { (e: any Error) in userMessage(e, command: self) }
     let trainer = try ranks.collective.agreeing(
-      { try resume.map { try resumedTrainer($0, ranks) } ?? newTrainer(ranks) }, fingerprint: \.fingerprint, describe: describe)
+      {
+        if let resume { return try resumedTrainer(resume, ranks) }
+        if let initFrom { return try fineTunedTrainer(initFrom, ranks) }
+        return try newTrainer(ranks)
+      }, fingerprint: \.fingerprint, describe: describe)
     let (lock, log) = try ranks.collective.agreeing({ try openRunFiles(trainer, setup: t0) }, fingerprint: { _ in 0 }, describe: describe)
     defer { withExtendedLifetime(lock) {} }
     installStopHandlers(trainer, also: ranks.collective.size > 1 ? [SIGUSR1, SIGUSR2] : [], announce: ranks.lead)
@@ -201,8 +221,6 @@ struct TrainCommand: ParsableCommand {
   }
 
   private func newTrainer(_ ranks: Ranks) throws -> Trainer {
-    let path = corpus ?? DefaultCorpus.recordedPath
-    let include = text.include
     // Output paths first: nothing is read or trained before we know the run may write them.
     let out = self.out ?? defaultCheckpointPath(for: corpus ?? DefaultCorpus.fileName)
     let files = RunFiles(checkpoint: out)
@@ -210,23 +228,119 @@ struct TrainCommand: ParsableCommand {
       try checkRunFiles(files, continuing: false)
       try prepareDirectory(for: out)
     }
-    if corpus == nil && !quiet { Output.note("no corpus given: training on the built-in \(DefaultCorpus.fileName) (Shakespeare, public domain)") }
-    let loaded: Corpus
-    if corpus == nil {
-      loaded = try DefaultCorpus.withBytes { b throws(TextError) in try CorpusLoader.load(bytes: b, name: path, options: text.options) }
-    } else {
-      let reading = TaskProgress("reading and tokenizing \(path)", totalBytes: corpusBytes(path, include: include), quiet: quiet)
-      defer { reading.finish() }
-      loaded = try CorpusLoader.load(path: path, options: text.options, include: include, excluding: excludedFromCorpus(files)) { done, _ in reading.update(done: done) }
-      reading.finish()
+    let loaded = try loadCorpus(options: text.options, documents: documents ?? .stream, files: files)
+    let config = try newConfig(characters: loaded.tokens.count, ranks)
+    let (train, val) = try loaded.split(validationFraction: config.validationFraction)
+    let model = ModelConfig(
+      vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
+      layers: layers ?? 2, dropout: dropout ?? 0)
+    do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
+    if !quiet { noteCorpus(loaded, train: train, validation: val) }
+    let trainer = try Trainer(
+      model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,
+      corpus: corpusInfo(loaded), checkpointPath: ranks.lead ? out : nil)
+    if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
+    return trainer
+  }
+
+  /// A fine-tuning run: a new run from the weights and shape of the checkpoint at `parentPath`.
+  private func fineTunedTrainer(_ parentPath: String, _ ranks: Ranks) throws -> Trainer {
+    let parent = try loadParent(parentPath, ranks)
+    let out = self.out ?? defaultCheckpointPath(for: corpus ?? DefaultCorpus.fileName)
+    if sameFile(out, parentPath) {
+      throw ValidationError("--out \(out) is the --init-from checkpoint; a fine-tuned run writes its own checkpoint: choose another --out")
     }
+    let files = RunFiles(checkpoint: out)
+    if ranks.lead {
+      try checkRunFiles(files, continuing: false)
+      try prepareDirectory(for: out)
+    }
+    // The parent's text options; every character read, so rare ones it knows keep their rows.
+    var options = parent.tokenizer.options
+    options.minCount = 1
+    let loaded = try loadCorpus(options: options, documents: documents ?? parent.corpus?.documents ?? .stream, files: files)
+    let config = try newConfig(characters: loaded.tokens.count, ranks)
+    let plan = try FineTuning(parent: parent, path: parentPath, corpus: loaded, dropout: dropout, seed: config.seed)
+    let (train, val) = try plan.corpus.split(validationFraction: config.validationFraction)
+    if !quiet {
+      let o = plan.origin
+      let added = plan.addedSymbols.prefix(8).map { $0 == Vocabulary.endOfTextSymbol ? "end-of-text" : TextError.quoted($0) }
+      let more = o.addedSymbols > 8 ? " and \(o.addedSymbols - 8) more" : ""
+      Output.note("init from \(parentPath) (step \(o.step), weights \(o.weightsHash)): vocabulary \(o.vocabularySize) + \(counted(o.addedSymbols, "new character")) = \(plan.corpus.tokenizer.vocabulary.count)\(added.isEmpty ? "" : " (" + added.joined(separator: ", ") + more + ")")")
+      noteCorpus(plan.corpus, train: train, validation: val)
+    }
+    let trainer = try Trainer(
+      startingFrom: plan.model, config: config, tokenizer: plan.corpus.tokenizer, training: train, validation: val,
+      corpus: corpusInfo(plan.corpus), checkpointPath: ranks.lead ? out : nil, origin: plan.origin)
+    if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
+    return trainer
+  }
+
+  /// The parent of a fine-tuning run, with the shape flags checked against it: each one given
+  /// with another value than the parent's is refused by name.
+  private func loadParent(_ path: String, _ ranks: Ranks) throws -> Checkpoint {
+    let parent: Checkpoint
+    do { parent = try ranks.checkpoint(at: path) } catch let e as CheckpointError {
+      throw ValidationError("--init-from \(e.description)")
+    }
+    guard parent.training != nil, parent.state != nil else {
+      throw ValidationError("--init-from \(path) holds weights only (no training state); give a checkpoint written by 'charlstm train' (NAME.safetensors or NAME.best.safetensors)")
+    }
+    let m = parent.model, t = parent.tokenizer.options
+    var contradictions: [(flag: String, given: String, parent: String)] = []
+    func check<T: Equatable>(_ flag: String, _ given: T?, _ theirs: T) {
+      if let given, given != theirs { contradictions.append((flag, "\(given)", "\(theirs)")) }
+    }
+    check("--embed", embed, m.embedSize)
+    check("--hidden", hidden, m.hiddenSize)
+    check("--layers", layers, m.layers)
+    // Text flags have defaults: a value other than the default is one given.
+    check("--normalize", text.normalize == .nfc ? nil : text.normalize, t.normalization)
+    check("--lowercase", text.lowercase ? true : nil, t.lowercase)
+    check("--locale", text.locale.isEmpty ? nil : text.locale, t.locale)
+    check("--min-count", text.minCount == 1 ? nil : text.minCount, t.minCount)
+    if let c = contradictions.first {
+      throw ValidationError("\(c.flag) \(c.given) contradicts --init-from \(path), whose model has \(c.flag) \(c.parent) (a fine-tuned run keeps its parent's shape and text options); drop \(c.flag), or start a new run without --init-from")
+    }
+    if forgetBias != nil {
+      throw ValidationError("--forget-bias sets a fresh model's initial forget-gate bias, but --init-from starts from \(path)'s trained weights; drop --forget-bias")
+    }
+    return parent
+  }
+
+  /// Reads CORPUS (or the built-in default) for a new run, with progress.
+  private func loadCorpus(options: TokenizerOptions, documents: DocumentMode, files: RunFiles) throws -> Corpus {
+    let path = corpus ?? DefaultCorpus.recordedPath
+    if corpus == nil && !quiet { Output.note("no corpus given: training on the built-in \(DefaultCorpus.fileName) (Shakespeare, public domain)") }
+    if corpus == nil {
+      return try DefaultCorpus.withBytes { b throws(TextError) in try CorpusLoader.load(bytes: b, name: path, options: options, documents: documents) }
+    }
+    let reading = TaskProgress("reading and tokenizing \(path)", totalBytes: corpusBytes(path, include: text.include), quiet: quiet)
+    defer { reading.finish() }
+    let loaded = try CorpusLoader.load(path: path, options: options, include: text.include, excluding: excludedFromCorpus(files), documents: documents) { done, _ in reading.update(done: done) }
+    reading.finish()
+    return loaded
+  }
+
+  /// What a new run records about its corpus.
+  private func corpusInfo(_ c: Corpus) -> CorpusInfo {
+    CorpusInfo(path: corpus ?? DefaultCorpus.recordedPath, include: text.include, bytes: c.byteCount, tokens: c.tokens, documents: c.documents)
+  }
+
+  private func noteCorpus(_ c: Corpus, train: ArraySlice<Int32>, validation val: ArraySlice<Int32>) {
+    let docs = c.documents == .stream ? "" : ", \(counted(c.documentCount, "document")) (\(c.documents.rawValue))"
+    Output.note("corpus \(corpus ?? DefaultCorpus.recordedPath): \(counted(c.byteCount, "byte")), \(counted(c.tokens.count - (c.documents == .stream ? 0 : c.documentCount + 1), "character"))\(docs), \(c.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
+  }
+
+  /// The training configuration of a new run (fresh or fine-tuned) on `characters` tokens.
+  private func newConfig(characters: Int, _ ranks: Ranks) throws -> TrainingConfig {
     var config = trainingConfig(base: TrainingConfig())
     config.precision = numerics.matrixProducts  // a resume keeps the checkpoint's instead
     config.ranks = ranks.recorded
     if let epochs {
       // An invalid --val-fraction (NaN, negative) is refused by the trainer below; never trap here.
       let fraction = config.validationFraction >= 0 && config.validationFraction < 1 ? config.validationFraction : 0
-      let trainChars = Int(Double(loaded.tokens.count) * (1 - fraction))
+      let trainChars = Int(Double(characters) * (1 - fraction))
       let windows = max(0, (trainChars - 1) / max(1, config.batch) / max(1, config.seqLength))
       let (total, overflow) = epochs.multipliedReportingOverflow(by: windows)
       if overflow || total > 1 << 40 {
@@ -234,26 +348,16 @@ struct TrainCommand: ParsableCommand {
       }
       config.steps = max(1, total)
     }
-    let (train, val) = try loaded.split(validationFraction: config.validationFraction)
-    let model = ModelConfig(
-      vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
-      layers: layers ?? 2, dropout: dropout ?? 0)
-    do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
-    if !quiet {
-      Output.note("corpus \(path): \(counted(loaded.byteCount, "byte")), \(counted(loaded.tokens.count, "character")), \(loaded.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
-    }
-    let trainer = try Trainer(
-      model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,
-      corpus: CorpusInfo(path: path, include: include, bytes: loaded.byteCount, tokens: loaded.tokens),
-      checkpointPath: ranks.lead ? out : nil)
-    if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
-    return trainer
+    return config
   }
 
   private func resumedTrainer(_ path: String, _ ranks: Ranks) throws -> Trainer {
     let ckpt = try ranks.checkpoint(at: path)
     guard let saved = ckpt.training, let info = ckpt.corpus else {
       throw ValidationError("\(path) holds weights only, not a training run; start a new run instead")
+    }
+    if let documents, documents != info.documents {
+      throw ValidationError("--documents \(documents.rawValue) does not match \(path), whose run reads its corpus as --documents \(info.documents.rawValue); drop --documents to resume it, or start a new run from it with --init-from \(path) --documents \(documents.rawValue)")
     }
     let corpusPath = corpus ?? info.path
     let out = self.out ?? path
@@ -266,17 +370,17 @@ struct TrainCommand: ParsableCommand {
     defer { reading.finish() }
     let excluded = excludedFromCorpus(files) + excludedFromCorpus(RunFiles(checkpoint: path))
     let (tokens, _) = corpusPath == DefaultCorpus.recordedPath
-      ? try DefaultCorpus.withBytes { b throws(TextError) in try CorpusLoader.encode(bytes: b, name: corpusPath, with: ckpt.tokenizer, unknown: .mapToUnknown) }
-      : try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, excluding: excluded, unknown: .mapToUnknown)
+      ? try DefaultCorpus.withBytes { b throws(TextError) in try CorpusLoader.encode(bytes: b, name: corpusPath, with: ckpt.tokenizer, documents: info.documents, unknown: .mapToUnknown) }
+      : try CorpusLoader.encode(path: corpusPath, with: ckpt.tokenizer, include: text.include ?? info.include, excluding: excluded, documents: info.documents, unknown: .mapToUnknown)
     reading.finish()
     guard CorpusInfo.fingerprint(tokens) == info.fingerprint else {
       throw TrainingError.corpusChanged(path: corpusPath, checkpoint: path)
     }
     var config = trainingConfig(base: saved)
     config.ranks = ranks.recorded  // refused below unless it is the checkpoint's
-    let cut = tokens.count - Int((Double(tokens.count) * config.validationFraction).rounded())
+    let (train, val) = try Corpus.split(tokens, validationFraction: config.validationFraction, documentEnd: info.documents == .stream ? nil : ckpt.tokenizer.endOfTextID)
     if ranks.lead { try prepareDirectory(for: out) }
-    let trainer = try Trainer(resuming: ckpt, config: config, training: tokens[..<cut], validation: tokens[cut...], checkpointPath: ranks.lead ? out : nil)
+    let trainer = try Trainer(resuming: ckpt, config: config, training: train, validation: val, checkpointPath: ranks.lead ? out : nil)
     if ranks.collective.size > 1 { try trainer.distribute(over: ranks.collective) }
     if !quiet {
       Output.note("resuming \(path) at step \(trainer.state.step) of \(config.steps) (corpus \(corpusPath))")
@@ -364,4 +468,5 @@ func modelMessage(_ e: ModelError) -> String {
 }
 
 extension OptimizerKind: ExpressibleByArgument {}
+extension DocumentMode: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}

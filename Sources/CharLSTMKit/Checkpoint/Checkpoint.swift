@@ -6,11 +6,20 @@ import Foundation
 /// (`embedding.weight`, `lstm.weight_ih_l0`, …, `head.bias`; float32, gates i, f, g, o), the
 /// optimizer moments under `optimizer.first.NAME` / `optimizer.second.NAME`, the carried state
 /// as `state.h` and `state.c` [L, B, H], and in `__metadata__` the format name and version and
-/// JSON for the model, tokenizer, training configuration, training state and corpus.
+/// JSON for the model, tokenizer, training configuration, training state, corpus and, for a
+/// fine-tuned run, its origin.
 public struct Checkpoint: Sendable {
-  /// The file format version this build writes and reads.
-  public static let formatVersion = 1
+  /// The newest file format version this build writes and reads. Version 2 adds the end-of-text
+  /// symbol to the vocabulary (a model trained on documents); a checkpoint without one is written
+  /// as version 1, so builds before documents mode read it.
+  public static let formatVersion = 2
+  /// The oldest version this build reads.
+  public static let oldestFormatVersion = 1
   static let formatName = "charlstm-checkpoint"
+
+  /// The version this checkpoint is written as: 2 when its vocabulary has the end-of-text
+  /// symbol, else 1.
+  public var writtenFormatVersion: Int { tokenizer.endOfTextID == nil ? 1 : 2 }
 
   /// The network's shape: vocabulary, embedding and hidden widths, layers, dropout.
   public var model: ModelConfig
@@ -28,12 +37,15 @@ public struct Checkpoint: Sendable {
   public var hidden: LSTMState<Float>?
   /// Which text the run was trained on, so a resume can check it (nil: unknown).
   public var corpus: CorpusInfo?
+  /// The checkpoint a fine-tuned run started from (`charlstm train --init-from`); nil for a run
+  /// that started from a fresh model.
+  public var origin: CheckpointOrigin?
 
   /// A checkpoint from its parts; only `model`, `tokenizer` and `parameters` are needed to generate.
   public init(
     model: ModelConfig, tokenizer: Tokenizer, parameters: [Float], training: TrainingConfig? = nil,
     state: TrainingState? = nil, optimizer: OptimizerState? = nil, hidden: LSTMState<Float>? = nil,
-    corpus: CorpusInfo? = nil
+    corpus: CorpusInfo? = nil, origin: CheckpointOrigin? = nil
   ) {
     self.model = model
     self.tokenizer = tokenizer
@@ -43,7 +55,13 @@ public struct Checkpoint: Sendable {
     self.optimizer = optimizer
     self.hidden = hidden
     self.corpus = corpus
+    self.origin = origin
   }
+
+  /// A fingerprint of the weights: FNV-1a 64 over the little-endian bytes of every parameter in
+  /// ``ModelConfig/slots`` order (the bytes of the weight tensors, one after another), as
+  /// `fnv1a64:` and 16 hex digits. A fine-tuned run records its parent's.
+  public var weightsHash: String { CheckpointOrigin.weightsHash(parameters) }
 
   /// The serialized file.
   public func serialized() throws -> SafeTensorsWriter {
@@ -52,12 +70,13 @@ public struct Checkpoint: Sendable {
     func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
     var w = SafeTensorsWriter()
     w.metadata["format"] = Self.formatName
-    w.metadata["format_version"] = String(Self.formatVersion)
+    w.metadata["format_version"] = String(writtenFormatVersion)
     w.metadata["model"] = try json(model)
     w.metadata["tokenizer"] = try json(TokenizerRecord(tokenizer))
     if let training { w.metadata["training"] = try json(training) }
     if let state { w.metadata["state"] = try json(state) }
     if let corpus { w.metadata["corpus"] = try json(corpus) }
+    if let origin { w.metadata["origin"] = try json(origin) }
     let slots = model.slots
     parameters.withUnsafeBufferPointer { p in
       for s in slots { w.add(s.name, floats: UnsafeBufferPointer(rebasing: p[s.range]), shape: s.shape) }
@@ -122,7 +141,7 @@ public struct Checkpoint: Sendable {
     guard let v = meta["format_version"], let version = Int(v) else {
       throw .invalid(path: path, detail: "format_version is missing or not an integer")
     }
-    guard version == formatVersion else { throw .unsupportedVersion(path: path, found: version) }
+    guard (oldestFormatVersion...formatVersion).contains(version) else { throw .unsupportedVersion(path: path, found: version) }
 
     let model: ModelConfig = try field(meta, "model", path)
     do { try model.validate() } catch { throw .invalid(path: path, detail: "model: \(error)") }
@@ -131,6 +150,9 @@ public struct Checkpoint: Sendable {
     }
     let record: TokenizerRecord = try field(meta, "tokenizer", path)
     let tokenizer = try record.tokenizer(path: path, vocabSize: model.vocabSize)
+    guard version >= 2 || tokenizer.endOfTextID == nil else {
+      throw .invalid(path: path, detail: "format version \(version) cannot hold an end-of-text symbol")
+    }
 
     // Check every tensor's dtype and shape against the metadata before allocating anything
     // sized by the metadata: a hostile header cannot make us allocate more than the file holds.
@@ -182,6 +204,7 @@ public struct Checkpoint: Sendable {
       ckpt.hidden = hidden
       if meta["corpus"] != nil { ckpt.corpus = try field(meta, "corpus", path) as CorpusInfo }
     }
+    if meta["origin"] != nil { ckpt.origin = try field(meta, "origin", path) as CheckpointOrigin }
     if let (name, index) = ckpt.firstNonFiniteTensor() { throw .nonFinite(path: path, tensor: name, index: index) }
     return ckpt
   }
@@ -207,12 +230,15 @@ struct TokenizerRecord: Codable {
   var symbols: [String]
   var counts: [Int]
   var unknownIndex: Int?
+  /// Absent (nil) in checkpoints of stream runs and in every version-1 file.
+  var endOfTextIndex: Int?
 
   init(_ t: Tokenizer) {
     options = t.options
     symbols = t.vocabulary.symbols
     counts = t.vocabulary.counts
     unknownIndex = t.vocabulary.unknownIndex
+    endOfTextIndex = t.vocabulary.endOfTextIndex
   }
 
   func tokenizer(path: String, vocabSize: Int) throws(CheckpointError) -> Tokenizer {
@@ -222,21 +248,27 @@ struct TokenizerRecord: Codable {
     if let u = unknownIndex, !(0..<vocabSize).contains(u) {
       throw .invalid(path: path, detail: "unknown index \(u) is outside the vocabulary")
     }
+    if let e = endOfTextIndex {
+      guard (0..<vocabSize).contains(e), e != unknownIndex, symbols[e] == Vocabulary.endOfTextSymbol else {
+        throw .invalid(path: path, detail: "end-of-text index \(e) does not name the symbol \(Vocabulary.endOfTextSymbol)")
+      }
+    }
+    func reserved(_ i: Int) -> Bool { i == unknownIndex || i == endOfTextIndex }
     do { try options.validate() } catch { throw .invalid(path: path, detail: "tokenizer: \(error)") }
     if let i = counts.firstIndex(where: { $0 < 0 }) {
       throw .invalid(path: path, detail: "vocabulary count \(i) is negative (\(counts[i]))")
     }
     var seen = Set<[UInt16]>()
-    for (i, s) in symbols.enumerated() where i != unknownIndex {
+    for (i, s) in symbols.enumerated() where !reserved(i) {
       guard !s.isEmpty, seen.insert(Array(s.utf16)).inserted else {
         throw .invalid(path: path, detail: "vocabulary symbol \(i) is empty or repeated")
       }
     }
-    let tokenizer = Tokenizer(options: options, vocabulary: Vocabulary(symbols: symbols, counts: counts, unknownIndex: unknownIndex))
+    let tokenizer = Tokenizer(options: options, vocabulary: Vocabulary(symbols: symbols, counts: counts, unknownIndex: unknownIndex, endOfTextIndex: endOfTextIndex))
     // Each symbol is one character as the tokenizer sees it: one normalized grapheme cluster
     // that encodes to its own id (a two-character entry could never be produced, nor decoded
     // back to the text that made it).
-    for (i, s) in symbols.enumerated() where i != unknownIndex {
+    for (i, s) in symbols.enumerated() where !reserved(i) {
       guard (try? tokenizer.encode(s, unknown: .error)) == [Int32(i)] else {
         throw .invalid(path: path, detail: "vocabulary symbol \(i) (\(s.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.prefix(8).joined(separator: " "))) is not one normalized character")
       }
@@ -270,7 +302,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
     case .notACheckpoint(let path):
       return "\(path): a safetensors file but not a charlstm checkpoint (no format metadata); pass a file written by 'charlstm train'"
     case .unsupportedVersion(let path, let found):
-      return "\(path): checkpoint format version \(found), this charlstm reads version \(Checkpoint.formatVersion); use the charlstm version that wrote it"
+      return "\(path): checkpoint format version \(found), this charlstm reads versions \(Checkpoint.oldestFormatVersion) to \(Checkpoint.formatVersion); use the charlstm version that wrote it"
     case .nonFinite(let path, let tensor, let index):
       return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower --lr"
     case .invalid(let path, let detail):

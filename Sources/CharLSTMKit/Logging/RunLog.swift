@@ -12,8 +12,9 @@ import SafeTensors
 /// The log of `runs/shakespeare.safetensors` is `runs/shakespeare.log.jsonl`. Each line is one
 /// JSON object with a `"type"`:
 ///
-/// - `"start"` / `"resume"`: the model, training configuration and corpus (`"from"`: the
-///   checkpoint resumed);
+/// - `"start"` / `"resume"`: the model, training configuration and corpus (with `"documents"`
+///   for a corpus read as documents; `"from"`: the checkpoint resumed; `"init_from"`: for a
+///   fine-tuned run, the parent's path, step, weights hash, vocabulary size and the characters added);
 /// - `"step"`: `loss` (nats/char), `lr`, `grad_norm` (before clipping), `chars_per_s`, `ms`, `epoch`
 ///   (and `reduce_ms`, the time summing over processes, for a distributed run);
 /// - `"validation"`: `loss`, `bpc`, `best`, `improved`;
@@ -302,6 +303,7 @@ public final class RunLogWriter {
     fields.append(("model", Self.encoded(trainer.model.config)))
     fields.append(("training", Self.encoded(trainer.config)))
     if let corpus = trainer.corpus { fields.append(("corpus", Self.encoded(corpus))) }
+    if let origin = trainer.origin { fields.append(("init_from", Self.encoded(origin))) }
     for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append((k, Self.quoted(v))) }
     write(type: checkpoint == nil ? "start" : "resume", fields)
   }

@@ -75,6 +75,8 @@ public final class Trainer {
   public private(set) var shard: StreamShard
   /// Which text the run trains on (saved so a resume can check it).
   public let corpus: CorpusInfo?
+  /// The checkpoint a fine-tuned run started from (nil: a fresh model); saved in its checkpoints.
+  public private(set) var origin: CheckpointOrigin?
   /// Where checkpoints go (nil: nowhere), and the best-validation copy beside it.
   public let checkpointPath: String?
   /// The numerics of the run's matrix products (``TrainingConfig/precision``, fp32 when unset).
@@ -144,6 +146,31 @@ public final class Trainer {
       validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
       hidden: hidden)
     ownsCheckpoint = checkpointPath != nil
+    origin = checkpoint.origin
+  }
+
+  /// A new run (step 0, fresh optimizer and state, generators from `config.seed`) that starts
+  /// from an existing model's weights, e.g. a fine-tuning run (see ``FineTuning``).
+  /// - Parameters:
+  ///   - model: trained in place; its vocabulary must be `tokenizer`'s.
+  ///   - origin: where the weights came from, recorded in every checkpoint of the run.
+  /// - Throws: ``TrainingError`` for options out of range, a model and tokenizer of different
+  ///   vocabulary sizes, or a corpus shorter than one window.
+  public convenience init(
+    startingFrom model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: ArraySlice<Int32>,
+    validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?, origin: CheckpointOrigin? = nil
+  ) throws(TrainingError) {
+    try config.validate()
+    let m = model.config
+    guard m.vocabSize == tokenizer.vocabulary.count else {
+      throw .invalidOption(name: "model", value: "V \(m.vocabSize)", expected: "the tokenizer's vocabulary of \(tokenizer.vocabulary.count) symbols")
+    }
+    try m.checkTrainable(batch: config.batch, seqLength: config.seqLength)
+    try self.init(
+      model: model, config: config, tokenizer: tokenizer, training: training, validation: validation, corpus: corpus,
+      checkpointPath: checkpointPath, optimizer: OptimizerState(kind: config.optimizer, count: m.parameterCount),
+      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: m, batch: config.batch))
+    self.origin = origin
   }
 
   private init(
@@ -354,10 +381,15 @@ public final class Trainer {
   }
 
   /// A short sample from the current weights; its draws do not touch the training generators.
+  /// A run on documents starts the sample where a document starts (after the end-of-text
+  /// symbol) and shows each end of text as the separator of its mode (a line break, or a blank line).
   public func sample(length: Int, temperature: Double = 0.8) -> String {
     let sampler = Sampler(model: model, tokenizer: tokenizer)
-    let ids = sampler.generate(prompt: [], options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
-    return tokenizer.decode(ids[0])
+    let documents = corpus?.documents ?? .stream
+    let end = documents == .stream ? nil : tokenizer.endOfTextID
+    let ids = sampler.generate(prompt: end.map { [$0] } ?? [], options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
+    guard let end else { return tokenizer.decode(ids[0]) }
+    return ids[0].split(separator: end, omittingEmptySubsequences: false).map(tokenizer.decode).joined(separator: documents == .lines ? "\n" : "\n\n")
   }
 
   /// The run as a checkpoint.
@@ -376,7 +408,7 @@ public final class Trainer {
     s.dropoutGenerator = GeneratorState(dropoutGenerator)
     return Checkpoint(
       model: model.config, tokenizer: tokenizer, parameters: model.parameters, training: config, state: s,
-      optimizer: optimizer, hidden: hidden, corpus: corpus)
+      optimizer: optimizer, hidden: hidden, corpus: corpus, origin: origin)
   }
 
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {

@@ -60,14 +60,43 @@ public struct CorpusInfo: Codable, Equatable, Sendable {
   public var characters: Int
   /// FNV-1a over the token ids, hex.
   public var fingerprint: String
+  /// How the text was cut into documents (`--documents`); a resumed run reads it the same way.
+  /// Stored only when not ``DocumentMode/stream``, so a stream run's record is unchanged.
+  public var documents: DocumentMode
 
-  /// The record of a corpus read from `path`, fingerprinting its `tokens`.
-  public init(path: String, include: String?, bytes: Int, tokens: [Int32]) {
+  /// The record of a corpus read from `path` in `documents` mode, fingerprinting its `tokens`
+  /// (end-of-text symbols included, so ``characters`` counts them).
+  public init(path: String, include: String?, bytes: Int, tokens: [Int32], documents: DocumentMode = .stream) {
     self.path = path
     self.include = include
     self.bytes = bytes
     self.characters = tokens.count
     self.fingerprint = Self.fingerprint(tokens)
+    self.documents = documents
+  }
+
+  private enum CodingKeys: String, CodingKey { case path, include, bytes, characters, fingerprint, documents }
+
+  /// Decodes a record; one without `documents` (every run before documents mode) is a stream.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    path = try c.decode(String.self, forKey: .path)
+    include = try c.decodeIfPresent(String.self, forKey: .include)
+    bytes = try c.decode(Int.self, forKey: .bytes)
+    characters = try c.decode(Int.self, forKey: .characters)
+    fingerprint = try c.decode(String.self, forKey: .fingerprint)
+    documents = try c.decodeIfPresent(DocumentMode.self, forKey: .documents) ?? .stream
+  }
+
+  /// Encodes the record, leaving `documents` out for a stream.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(path, forKey: .path)
+    try c.encodeIfPresent(include, forKey: .include)
+    try c.encode(bytes, forKey: .bytes)
+    try c.encode(characters, forKey: .characters)
+    try c.encode(fingerprint, forKey: .fingerprint)
+    if documents != .stream { try c.encode(documents, forKey: .documents) }
   }
 
   /// FNV-1a 64 over the ids' little-endian bytes.
