@@ -381,15 +381,20 @@ public final class Trainer {
   }
 
   /// A short sample from the current weights; its draws do not touch the training generators.
-  /// A run on documents starts the sample where a document starts (after the end-of-text
-  /// symbol) and shows each end of text as the separator of its mode (a line break, or a blank line).
+  ///
+  /// A run on documents starts after the end-of-text symbol and shows each end of text as the
+  /// separator of its mode (a line break, or a blank line). Its first text, drawn from a zero
+  /// state, is left out (training sees the symbol with the state the text before left, almost
+  /// never from zero), unless it is all the sample holds.
   public func sample(length: Int, temperature: Double = 0.8) -> String {
     let sampler = Sampler(model: model, tokenizer: tokenizer)
     let documents = corpus?.documents ?? .stream
     let end = documents == .stream ? nil : tokenizer.endOfTextID
     let ids = sampler.generate(prompt: end.map { [$0] } ?? [], options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
     guard let end else { return tokenizer.decode(ids[0]) }
-    return ids[0].split(separator: end, omittingEmptySubsequences: false).map(tokenizer.decode).joined(separator: documents == .lines ? "\n" : "\n\n")
+    var texts = ids[0].split(separator: end, omittingEmptySubsequences: false)
+    if texts.count > 2 { texts.removeFirst() }
+    return texts.map(tokenizer.decode).joined(separator: documents == .lines ? "\n" : "\n\n")
   }
 
   /// The run as a checkpoint.
