@@ -170,7 +170,7 @@ struct GenerateCommand: ParsableCommand {
   /// The request of text `stream` of an encoded prompt.
   func request(_ sampler: Sampler, _ ids: [Int32], stream: Int, stops: [[Int32]]) -> TextRequest {
     TextRequest(
-      prompt: ids.isEmpty ? [sampler.defaultStartToken] : ids, options: options, stream: stream, stops: stops,
+      prompt: sampler.primer(ids), options: options, stream: stream, stops: stops,
       endToken: sampler.endToken)
   }
 
@@ -220,7 +220,7 @@ struct GenerateCommand: ParsableCommand {
     let search = BeamSearch(width: width, length: length, stops: stops, endToken: sampler.endToken, weights: options.precision)
     for (p, ids) in encoded.enumerated() {
       if GenerationSignals.flag.isSet { throw GenerationInterrupted() }
-      let best = search.run(model: sampler.model, prompt: ids.isEmpty ? [sampler.defaultStartToken] : ids)
+      let best = search.run(model: sampler.model, prompt: sampler.primer(ids))
       try emit(
         index: p, of: prompts.count, prompt: prompts[p], echo: tokenizer.decode(ids), text: tokenizer.decode(best.tokens),
         characters: best.tokens.count, finish: best.finish, logprob: best.logprob, sink: sink)

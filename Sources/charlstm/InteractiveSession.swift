@@ -37,7 +37,7 @@ struct InteractiveSession {
         if !command.noPrompt { Output.write(tokenizer.decode(ids)) }
         if let width = command.beamWidth {
           let search = BeamSearch(width: width, length: command.length, stops: stops, endToken: sampler.endToken, weights: command.options.precision)
-          let best = search.run(model: sampler.model, prompt: ids.isEmpty ? [sampler.defaultStartToken] : ids)
+          let best = search.run(model: sampler.model, prompt: sampler.primer(ids))
           Output.write(tokenizer.decode(best.tokens))
         } else {
           try sampler.run([command.request(sampler, ids, stream: 0, stops: stops)], weights: command.options.precision) { _, event in

@@ -182,7 +182,21 @@ import Testing
     #expect(try SafeTensorsFile.load(contentsOf: path).metadata["format_version"] == "2")
     let sampler = Sampler(model: ckpt.makeModel(), tokenizer: ckpt.tokenizer)
     for seed in UInt64(1)...5 {
-      let ids = sampler.generate(prompt: [end], options: SamplingOptions(temperature: 0.7, length: 40, seed: seed))[0]
+      // One stream that runs on past the symbol (no end id in the request).
+      let options = SamplingOptions(temperature: 0.7, length: 40, seed: seed)
+      var ids: [Int32] = []
+      sampler.run([TextRequest(prompt: [end], options: options)]) { _, e in if case .token(let id, _) = e { ids.append(id) } }
+      // Generation proper ends a text at the symbol: the first text of that stream, finished "end".
+      var text: [Int32] = []
+      var finish: FinishReason?
+      sampler.run([TextRequest(prompt: sampler.primer([]), options: options, endToken: sampler.endToken)]) { _, e in
+        switch e {
+        case .token(let id, _): text.append(id)
+        case .finished(let f, _, _): finish = f
+        }
+      }
+      #expect(finish == .end && text == Array(ids.prefix { $0 != end }), "seed \(seed)")
+      #expect(sampler.generate(prompt: [], options: options)[0] == text)
       let docs = ids.split(separator: end, omittingEmptySubsequences: false).dropLast().map(ckpt.tokenizer.decode)
       // The first text starts from a zero state, which training rarely sees after the symbol
       // (the state is carried from the text before); it still ends. Every later one is a word.

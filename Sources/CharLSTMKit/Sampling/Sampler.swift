@@ -94,16 +94,26 @@ public final class Sampler {
     self.tokenizer = tokenizer
   }
 
-  /// The token an empty prompt starts from: a line break when the vocabulary has one (the
-  /// natural start of a text), else the most frequent character.
+  /// The token an empty prompt starts from: the end-of-text symbol in documents mode (every
+  /// text follows one), else a line break when the vocabulary has one (the natural start of a
+  /// text), else the most frequent character.
   public var defaultStartToken: Int32 {
+    if let e = tokenizer.endOfTextID { return e }
     let v = tokenizer.vocabulary
     if let nl = v.symbols.firstIndex(of: "\n") { return Int32(nl) }
     return Int32(v.mostFrequent(1).first ?? 0)
   }
 
+  /// The ids that prime the model for a prompt: in documents mode the end-of-text symbol and
+  /// the prompt (a prompt is the start of a text, and every text follows the symbol); else the
+  /// prompt, or ``defaultStartToken`` for an empty one.
+  public func primer(_ prompt: [Int32]) -> [Int32] {
+    if let e = tokenizer.endOfTextID { return [e] + prompt }
+    return prompt.isEmpty ? [defaultStartToken] : prompt
+  }
+
   /// The id that ends a text (documents mode), or nil when the model has none.
-  public var endToken: Int32? { nil }
+  public var endToken: Int32? { tokenizer.endOfTextID }
 
   /// Bytes a generation needs, roughly: the model's weights and their packed copy, the carried
   /// state, the per-step buffers of `options.count` streams, and the ids kept when `storing`.
@@ -141,8 +151,7 @@ public final class Sampler {
   /// - Precondition: `options.count` ≥ 1 and `options.length` ≥ 0 (see ``SamplingOptions/validate()``).
   public func stream(prompt: [Int32], options: SamplingOptions, onToken: (Int, Int32) throws -> Void) rethrows {
     precondition(options.count >= 1 && options.length >= 0, "sampling needs count ≥ 1 and length ≥ 0, got count \(options.count), length \(options.length)")
-    let start = prompt.isEmpty ? [defaultStartToken] : prompt
-    let requests = (0..<options.count).map { TextRequest(prompt: start, options: options, stream: $0) }
+    let requests = (0..<options.count).map { TextRequest(prompt: primer(prompt), options: options, stream: $0, endToken: endToken) }
     try run(requests, capacity: options.count, weights: options.precision) { k, event in
       if case .token(let id, _) = event { try onToken(k, id) }
     }

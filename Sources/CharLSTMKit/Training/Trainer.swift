@@ -390,9 +390,15 @@ public final class Trainer {
     let sampler = Sampler(model: model, tokenizer: tokenizer)
     let documents = corpus?.documents ?? .stream
     let end = documents == .stream ? nil : tokenizer.endOfTextID
-    let ids = sampler.generate(prompt: end.map { [$0] } ?? [], options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
-    guard let end else { return tokenizer.decode(ids[0]) }
-    var texts = ids[0].split(separator: end, omittingEmptySubsequences: false)
+    // One stream of `length` characters that runs on past the end-of-text symbol, so a
+    // documents-mode sample shows several texts.
+    var ids: [Int32] = []
+    let request = TextRequest(
+      prompt: end.map { [$0] } ?? [sampler.defaultStartToken],
+      options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
+    sampler.run([request]) { _, event in if case .token(let id, _) = event { ids.append(id) } }
+    guard let end else { return tokenizer.decode(ids) }
+    var texts = ids.split(separator: end, omittingEmptySubsequences: false)
     if texts.count > 2 { texts.removeFirst() }
     return texts.map(tokenizer.decode).joined(separator: documents == .lines ? "\n" : "\n\n")
   }
