@@ -42,6 +42,7 @@ let package = Package(
         "CharLSTMKit", .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ]),
     /// The command-line tool: a thin layer over CharLSTMKit.
     .executableTarget(

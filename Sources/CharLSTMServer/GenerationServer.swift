@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
 /// Why a server could not be set up.
@@ -70,7 +71,7 @@ public struct GenerationServer: Sendable {
     let limiter = self.limiter
     router.get("healthz") { _, _ -> Response in
       let l = engine.current
-      return Self.json(HealthBody(models: models.count, requests: limiter.current, rows: l.rows, waiting: l.waiting))
+      return Self.json(HealthBody(models: models.count, requests: limiter.current, rows: l.rows, waiting: l.waiting, peakRows: l.peakRows))
     }
     router.get("v1/models") { _, _ -> Response in
       Self.json(ModelListBody(data: models.map { .init(id: $0.id, created: $0.created) }))
@@ -99,8 +100,8 @@ public struct GenerationServer: Sendable {
 
   /// Runs until SIGINT or SIGTERM, then stops accepting connections, lets the running requests
   /// finish for up to ``ServerConfiguration/shutdownGrace`` seconds, ends those still running
-  /// (503, or an error event when streaming) and returns.
-  /// - Throws: when the address cannot be bound.
+  /// (503, or an error event when streaming) and returns. A second signal ends them at once.
+  /// - Throws: ``ServerSetupError/cannotListen(host:port:reason:)`` when the address cannot be bound.
   public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
     engine.start()
     defer { engine.stop() }
@@ -111,19 +112,43 @@ public struct GenerationServer: Sendable {
       listening.withLock { $0 = true }
       await onListening(port)
     }
-    let watcher = ShutdownWatcher(grace: configuration.shutdownGrace, engine: engine, limiter: limiter, log: log)
-    var config = ServiceGroupConfiguration(
-      services: [
-        .init(service: buildApplication(onListening: announce)),
-        .init(service: watcher, successTerminationBehavior: .ignore),
-      ],
-      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    // A backstop: the watcher ends the generations at the grace deadline, so the requests
-    // finish by themselves well before this.
+    var config = ServiceGroupConfiguration(services: [buildApplication(onListening: announce)], logger: logger)
+    // A backstop only: at the grace deadline the generations are ended, so the requests
+    // answer and the server stops by itself well before this.
     config.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGrace + 10)
     config.maximumCancellationDuration = .seconds(5)
+    let group = ServiceGroup(configuration: config)
+    let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+    let grace = configuration.shutdownGrace
+    let (engine, limiter, log) = (self.engine, self.limiter, self.log)
     do {
-      try await ServiceGroup(configuration: config).run()
+      try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        tasks.addTask {
+          var deadline: Task<Void, Never>?
+          defer { deadline?.cancel() }
+          for await signal in signals {
+            let n = limiter.current
+            if deadline == nil {
+              log("\(signal): shutting down: \(n == 0 ? "no request running" : "finishing \(n) running request\(n == 1 ? "" : "s") (at most \(ServeError.seconds(grace)) s)")")
+              await group.triggerGracefulShutdown()
+              deadline = Task {
+                do { try await Task.sleep(for: .milliseconds(Int64(grace * 1000))) } catch { return }
+                if limiter.current > 0 {
+                  log("shutdown deadline: ending \(limiter.current) request\(limiter.current == 1 ? "" : "s") still running")
+                  engine.failAll(.shuttingDown)
+                }
+              }
+            } else {
+              log("\(signal) again: ending \(n) request\(n == 1 ? "" : "s") now")
+              engine.failAll(.shuttingDown)
+            }
+          }
+        }
+        // The server ends (after a shutdown, or with an error): stop listening for signals.
+        try await tasks.next()
+        tasks.cancelAll()
+      }
     } catch {
       if listening.withLock({ $0 }) { throw error }
       // NIO says e.g. "bind(descriptor:ptr:bytes:): Address already in use (errno: 98)".
@@ -135,28 +160,5 @@ public struct GenerationServer: Sendable {
 
   static func json<T: Encodable>(_ value: T) -> Response {
     Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSON.encode(value))))
-  }
-}
-
-/// Waits for the graceful shutdown, notes it, and after the grace period ends the
-/// generations still running, so their requests answer and the server can stop.
-struct ShutdownWatcher: Service {
-  let grace: Double
-  let engine: GenerationEngine
-  let limiter: ConcurrencyLimiter
-  let log: @Sendable (String) -> Void
-
-  func run() async throws {
-    try? await gracefulShutdown()
-    if Task.isCancelled { return }
-    let n = limiter.current
-    log("shutting down: \(n == 0 ? "no request running" : "finishing \(n) running request\(n == 1 ? "" : "s") (at most \(ServeError.seconds(grace)) s)")")
-    do {
-      try await Task.sleep(for: .milliseconds(Int64(grace * 1000)))
-    } catch { return }
-    if limiter.current > 0 {
-      log("shutdown deadline: ending \(limiter.current) request\(limiter.current == 1 ? "" : "s") still running")
-      engine.failAll(.shuttingDown)
-    }
   }
 }

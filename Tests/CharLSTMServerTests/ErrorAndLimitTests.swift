@@ -8,7 +8,7 @@ import Testing
 
   init() throws {
     server = try ServerProcess([Fixtures.play], [
-      "--max-tokens", "1000000", "--max-n", "4", "--max-prompt-characters", "50", "--max-body-bytes", "2000",
+      "--max-tokens", "10000000", "--max-n", "4", "--max-prompt-characters", "50", "--max-body-bytes", "2000",
       "--max-concurrent", "2",
     ])
   }
@@ -67,7 +67,7 @@ import Testing
   }
 
   @Test func limitsAre400And413() throws {
-    try expectError(HTTP.post(port, ["model": "play", "max_tokens": 1_000_001]), 400, code: "invalid_value", param: "max_tokens", mentions: ["1000000", "--max-tokens"])
+    try expectError(HTTP.post(port, ["model": "play", "max_tokens": 10_000_001]), 400, code: "invalid_value", param: "max_tokens", mentions: ["10000000", "--max-tokens"])
     try expectError(HTTP.post(port, ["model": "play", "n": 5]), 400, code: "invalid_value", param: "n", mentions: ["--max-n"])
     try expectError(HTTP.post(port, ["model": "play", "n": 2, "prompt": ["a", "b", "c"]]), 400, code: "invalid_value", param: "n", mentions: ["2 × 3"])
     try expectError(HTTP.post(port, ["model": "play", "prompt": String(repeating: "to be ", count: 9)]), 400, code: "invalid_value", param: "prompt", mentions: ["54 characters", "--max-prompt-characters"])
@@ -80,7 +80,7 @@ import Testing
   /// Opens a streamed completion that runs for a long time and reads its first event.
   func holdStream() throws -> HTTPConnection {
     let c = try HTTPConnection(port: port)
-    let body = ["model": "play", "prompt": "R", "max_tokens": 1_000_000, "stream": true, "seed": 1] as [String: Any]
+    let body = ["model": "play", "prompt": "R", "max_tokens": 10_000_000, "stream": true, "seed": 1] as [String: Any]
     try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: body)))
     let h = try c.readHead()
     #expect(h.status == 200)
@@ -108,7 +108,7 @@ import Testing
     let busy = try server.waitForHealth { ($0["rows"] as? Int) == 1 }
     #expect(busy["rows"] as? Int == 1)
     c.hangUp()
-    // A million characters take this model many seconds; the rows free long before.
+    // Ten million characters take this model a minute or more; the rows free long before.
     let h = try server.waitForHealth { ($0["rows"] as? Int) == 0 && ($0["requests"] as? Int) == 0 }
     #expect(h["rows"] as? Int == 0 && h["requests"] as? Int == 0, "\(h)")
     #expect(server.stderr.contains("client closed"))
@@ -116,7 +116,7 @@ import Testing
 
   @Test func aWaitingClientThatHangsUpStopsItsGeneration() throws {
     let c = try HTTPConnection(port: port)
-    try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: ["model": "play", "prompt": "R", "max_tokens": 1_000_000, "n": 3] as [String: Any])))
+    try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: ["model": "play", "prompt": "R", "max_tokens": 10_000_000, "n": 3] as [String: Any])))
     let busy = try server.waitForHealth { ($0["rows"] as? Int) == 3 }
     #expect(busy["rows"] as? Int == 3)
     c.hangUp()
@@ -136,13 +136,13 @@ import Testing
 /// The per-request time limit and shutdown on signals, each with a server of its own.
 @Suite(.serialized) struct TimeLimitAndShutdownTests {
   @Test func aRequestPastTheTimeLimitIsStopped() throws {
-    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "100000000", "--request-timeout", "0.3"])
+    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "10000000", "--request-timeout", "0.3"])
     defer { server.terminate() }
-    // A hundred million characters take this model minutes: the limit ends them.
-    let r = try HTTP.post(server.port, ["model": "play", "prompt": "R", "max_tokens": 100_000_000])
+    // Ten million characters take this model a minute or more: the limit ends them first.
+    let r = try HTTP.post(server.port, ["model": "play", "prompt": "R", "max_tokens": 10_000_000])
     #expect(r.status == 503)
     #expect(try HTTP.json(r).error?["code"] as? String == "timeout")
-    let s = try HTTP.stream(server.port, ["model": "play", "prompt": "R", "max_tokens": 100_000_000])
+    let s = try HTTP.stream(server.port, ["model": "play", "prompt": "R", "max_tokens": 10_000_000])
     #expect(s.status == 200)
     #expect(s.events.last == "[DONE]")
     let error = try #require(s.events.dropLast().last)
@@ -151,7 +151,7 @@ import Testing
   }
 
   @Test func sigtermFinishesTheRunningRequestsAndExitsZero() throws {
-    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "1000000"])
+    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "10000000"])
     let c = try HTTPConnection(port: server.port)
     let n = 300_000
     try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: ["model": "play", "prompt": "R", "max_tokens": n, "stream": true, "seed": 5] as [String: Any])))
@@ -170,9 +170,9 @@ import Testing
   }
 
   @Test func sigtermPastTheGraceEndsTheRequestsAndExitsZero() throws {
-    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "100000000", "--shutdown-grace", "0.2"])
+    let server = try ServerProcess([Fixtures.play], ["--max-tokens", "10000000", "--shutdown-grace", "0.2"])
     let c = try HTTPConnection(port: server.port)
-    try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: ["model": "play", "prompt": "R", "max_tokens": 100_000_000, "stream": true] as [String: Any])))
+    try c.send(method: "POST", path: "/v1/completions", body: Array(try JSONSerialization.data(withJSONObject: ["model": "play", "prompt": "R", "max_tokens": 10_000_000, "stream": true] as [String: Any])))
     #expect(try c.readHead().status == 200)
     var events = try #require(try c.nextEvents())
     kill(server.process.processIdentifier, SIGINT)
@@ -181,6 +181,14 @@ import Testing
     #expect(events.dropLast().last?.contains("server_shutting_down") == true)
     #expect(server.terminate() == 0)
     #expect(server.stderr.contains("shutdown deadline"))
+  }
+
+  @Test func precisionFp32ServesWhatGenerateFp32Gives() throws {
+    let server = try ServerProcess([Fixtures.play], ["--precision", "fp32"])
+    defer { server.terminate() }
+    let o = try HTTP.json(HTTP.post(server.port, ["model": "play", "prompt": "ROMEO:", "max_tokens": 300, "seed": 8, "temperature": 0.6]))
+    let expected = try Binary.generate(Fixtures.play, ["--prompt", "ROMEO:", "--length", "300", "--seed", "8", "--temperature", "0.6", "--precision", "fp32"])
+    #expect(o.text() == expected[0])
   }
 
   @Test func startupErrorsAreOneLine() throws {

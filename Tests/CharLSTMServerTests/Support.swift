@@ -96,13 +96,6 @@ final class ServerProcess: @unchecked Sendable {
     process.standardOutput = out
     process.standardError = errPipe
     try process.run()
-    errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-      let d = h.availableData
-      guard let self else { return }
-      self.lock.lock()
-      self.stderrData.append(d)
-      self.lock.unlock()
-    }
     // "charlstm serve: listening on http://127.0.0.1:PORT · …"
     var line = Data()
     let reader = out.fileHandleForReading
@@ -115,9 +108,17 @@ final class ServerProcess: @unchecked Sendable {
     guard let r = text.range(of: "http://127.0.0.1:"), let p = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
       process.terminate()
       process.waitUntilExit()
-      throw TestFailure("no listening line: \(text) \(stderr)")
+      let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      throw TestFailure("no listening line: \(text) \(err)")
     }
     port = p
+    errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+      let d = h.availableData
+      guard let self else { return }
+      self.lock.lock()
+      self.stderrData.append(d)
+      self.lock.unlock()
+    }
   }
 
   /// What the server wrote on standard error so far (its request log).
@@ -376,7 +377,7 @@ extension Dictionary where Key == String, Value == Any {
 }
 
 /// Runs `body(0..<n)` on n threads at once (not a pool: every call is in flight together).
-func parallel(_ n: Int, _ body: @escaping (Int) -> Void) {
+func parallel(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
   let group = DispatchGroup()
   for i in 0..<n {
     group.enter()

@@ -130,6 +130,9 @@ struct HealthBody: Encodable {
   /// Choices being generated (batch rows) and waiting for a row.
   var rows: Int
   var waiting: Int
+  /// The most rows of one model stepped together since the start.
+  var peakRows: Int
+  enum CodingKeys: String, CodingKey { case status, models, requests, rows, waiting, peakRows = "peak_rows" }
 }
 
 /// JSON with stable key order and unescaped slashes.

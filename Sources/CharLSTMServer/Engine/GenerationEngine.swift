@@ -46,6 +46,8 @@ final class GenerationEngine: @unchecked Sendable {
     var jobs = 0
     var rows = 0
     var waiting = 0
+    /// The most rows one model's batch has stepped together since the start.
+    var peakRows = 0
   }
 
   private enum Command {
@@ -83,6 +85,7 @@ final class GenerationEngine: @unchecked Sendable {
   private var slots: [Slot]
   private var jobs: [Int: Running] = [:]
   private var outbox: [Int: [GenerationEvent]] = [:]
+  private var peakRows = 0
 
   /// An engine for `models`, each with a batch of up to `rows` texts whose weights are held in
   /// `weights` precision (bf16 for `--precision auto`, as `charlstm generate`).
@@ -235,7 +238,9 @@ final class GenerationEngine: @unchecked Sendable {
     for s in slots {
       l.rows += s.owners.count
       l.waiting += s.waiting.count
+      peakRows = max(peakRows, s.owners.count)
     }
+    l.peakRows = peakRows
     load.withLock { $0 = l }
   }
 }
