@@ -118,6 +118,9 @@ import Testing
     let (texts, finish) = try HTTP.assemble(s.events)
     #expect(texts[0] == String(full[..<cut]))
     #expect(finish[0] == "stop")
+    // `charlstm generate --stop` gives the same text.
+    let generated = try Binary.generate(ckpt, ["--prompt", "ROMEO:", "--length", "150", "--seed", "21", "--temperature", "1", "--stop", stop])
+    #expect(o.text() == generated[0])
     // A single string works as well, and a stop of unknown characters never ends a text.
     withStop["stop"] = "Ж"
     #expect(try HTTP.json(HTTP.post(port, withStop)).text() == full)

@@ -16,8 +16,8 @@ public struct ServedModel: @unchecked Sendable {
   let model: CharModel<Float>
   /// The id an empty prompt starts from (``Sampler/defaultStartToken``, as `generate`).
   public let startToken: Int32
-  /// The end-of-text id that ends a text with finish_reason `stop`, or nil. Documents mode
-  /// (`Tokenizer.endOfTextID`) is not on this branch yet, so it is nil for every checkpoint.
+  /// The end-of-text id that ends a text with finish_reason `stop`, or nil: the one
+  /// `charlstm generate` uses (``Sampler/endToken``).
   public let endToken: Int32?
   /// The checkpoint file's modification time (Unix seconds), OpenAI's `created`.
   public let created: Int
@@ -36,8 +36,9 @@ public struct ServedModel: @unchecked Sendable {
     config = checkpoint.model
     tokenizer = checkpoint.tokenizer
     model = checkpoint.makeModel()
-    startToken = Sampler(model: model, tokenizer: tokenizer).defaultStartToken
-    endToken = nil
+    let sampler = Sampler(model: model, tokenizer: tokenizer)
+    startToken = sampler.defaultStartToken
+    endToken = sampler.endToken
     let mtime = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
     created = Int((mtime ?? Date()).timeIntervalSince1970)
   }
