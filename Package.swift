@@ -9,7 +9,12 @@ let package = Package(
     .executable(name: "charlstm", targets: ["charlstm"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    // Only the `charlstm serve` target uses it; no traits: swift-configuration is not built.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    // Hummingbird's own dependencies, named for the server's logger and signal handling.
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
   ],
   targets: [
     // MARK: - Public API
@@ -29,11 +34,21 @@ let package = Package(
     .target(name: "CharLSTMDistributed", dependencies: ["CharLSTMKit", "_CharLSTMMPI"]),
     /// Reading and writing `.safetensors` files, validating every byte of untrusted input.
     .target(name: "SafeTensors"),
+    /// The OpenAI-compatible HTTP generation server behind `charlstm serve` (Hummingbird 2).
+    /// Only the executable depends on it, so library users never build a web server.
+    .target(
+      name: "CharLSTMServer",
+      dependencies: [
+        "CharLSTMKit", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ]),
     /// The command-line tool: a thin layer over CharLSTMKit.
     .executableTarget(
       name: "charlstm",
       dependencies: [
-        "CharLSTMKit", "CharLSTMDistributed", "_CharLSTMCorpus",
+        "CharLSTMKit", "CharLSTMDistributed", "CharLSTMServer", "_CharLSTMCorpus",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     /// Benchmarks: print figures, never assert them.
@@ -72,6 +87,7 @@ let package = Package(
     .testTarget(name: "CharLSTMKitTests", dependencies: ["CharLSTMKit"]),
     .testTarget(name: "CharLSTMDistributedTests", dependencies: ["CharLSTMDistributed"]),
     .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text", "SafeTensors"]),
+    .testTarget(name: "CharLSTMServerTests", dependencies: ["CharLSTMServer", "charlstm"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -16,7 +16,7 @@ struct CharLSTMCommand: ParsableCommand {
       Example:
         charlstm vocab ../shared/corpora/tinyshakespeare.txt
       """,
-    subcommands: [TrainCommand.self, GenerateCommand.self, EvalCommand.self, InspectCommand.self, VocabCommand.self, PlotCommand.self, BenchCommand.self])
+    subcommands: [TrainCommand.self, GenerateCommand.self, EvalCommand.self, InspectCommand.self, VocabCommand.self, PlotCommand.self, BenchCommand.self, ServeCommand.self])
 
   /// Two kinds of failure, two exits: a command line that does not parse or validate prints
   /// the command's usage and exits 64 (ArgumentParser); anything that fails while the command
