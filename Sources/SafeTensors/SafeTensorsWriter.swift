@@ -234,8 +234,9 @@ public struct SafeTensorsWriter: Sendable {
   }
 }
 
-/// A JSON string literal for `s`: quotes, backslashes and control characters escaped.
-func jsonString(_ s: String) -> String {
+/// A JSON string literal for `s`: quotes, backslashes and control characters escaped (also
+/// how messages quote a user's text, so that a line break shows as `\n`).
+public func jsonString(_ s: String) -> String {
   var out = "\""
   for scalar in s.unicodeScalars {
     switch scalar {

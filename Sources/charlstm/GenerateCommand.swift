@@ -161,7 +161,7 @@ struct GenerateCommand: ParsableCommand {
       do {
         return try tokenizer.encode(s, unknown: .error)
       } catch {
-        Output.note("charlstm: warning: --stop \(quoted(s)) has characters the model cannot produce (\(String(describing: error))); it can never match and is left out")
+        Output.note("charlstm: warning: --stop \(jsonString(s)) has characters the model cannot produce (\(String(describing: error))); it can never match and is left out")
         return nil
       }
     }
@@ -267,19 +267,4 @@ struct GenerateCommand: ParsableCommand {
     }
     return lines
   }
-}
-
-/// A text in double quotes with control characters escaped, for messages.
-func quoted(_ s: String) -> String {
-  var out = "\""
-  for u in s.unicodeScalars {
-    switch u {
-    case "\n": out += "\\n"
-    case "\t": out += "\\t"
-    case "\r": out += "\\r"
-    case "\"": out += "\\\""
-    default: out += u.value < 0x20 ? String(format: "\\u%04x", u.value) : String(u)
-    }
-  }
-  return out + "\""
 }
