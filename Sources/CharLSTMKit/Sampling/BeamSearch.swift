@@ -29,6 +29,8 @@ public struct BeamSearch {
 
   /// The widest beam accepted.
   public static let maxWidth = 1024
+  /// The most characters the search tree holds (`width × length`, 16 bytes each: 160 MB).
+  public static let maxCharacters = 10_000_000
 
   public init(width: Int, length: Int, stops: [[Int32]] = [], endToken: Int32? = nil, weights: Kernels.Precision = .fp32) {
     self.width = width
@@ -56,14 +58,14 @@ public struct BeamSearch {
   /// Throws with the option named when a value is out of range.
   public func validate() throws(TrainingError) {
     if width < 1 || width > Self.maxWidth { throw .invalidOption(name: "--beam", value: "\(width)", expected: "an integer from 1 to 1,024") }
-    if length < 0 || length > SamplingOptions.maxStoredCharacters / max(1, width) {
-      throw .invalidOption(name: "--length", value: "\(length)", expected: "at most \(SamplingOptions.maxStoredCharacters / max(1, width)) with --beam \(width) (--beam × --length ≤ 100,000,000: every hypothesis keeps its text)")
+    if length < 0 || length > Self.maxCharacters / max(1, width) {
+      throw .invalidOption(name: "--length", value: "\(length)", expected: "at most \(Self.maxCharacters / max(1, width)) with --beam \(width) (--beam × --length ≤ 10,000,000: the search keeps every hypothesis's characters, 16 bytes each)")
     }
   }
 
-  /// A live hypothesis.
+  /// A live hypothesis: its last character's node in the search tree and its score.
   private struct Hypothesis {
-    var tokens: [Int32]
+    var node: Int
     var score: Double
   }
 
@@ -97,7 +99,29 @@ public struct BeamSearch {
       inputs[0] = id
       step(1)
     }
-    var live = [Hypothesis(tokens: [], score: 0)]
+    // The search tree: each node is one character and its parent's node (−1: the prompt), so a
+    // step costs O(N·V) whatever the length; texts are read back only when one ends.
+    var nodes: [(parent: Int, id: Int32)] = []
+    func text(_ node: Int) -> [Int32] {
+      var out: [Int32] = []
+      var n = node
+      while n >= 0 {
+        out.append(nodes[n].id)
+        n = nodes[n].parent
+      }
+      return out.reversed()
+    }
+    /// Whether `stop` ends the text of `node` followed by `id`.
+    func ends(_ node: Int, _ id: Int32, with stop: [Int32]) -> Bool {
+      guard stop.last == id else { return false }
+      var n = node
+      for k in stride(from: stop.count - 2, through: 0, by: -1) {
+        guard n >= 0, nodes[n].id == stop[k] else { return false }
+        n = nodes[n].parent
+      }
+      return true
+    }
+    var live = [Hypothesis(node: -1, score: 0)]
     var best: Result?
     var logp = [Double](repeating: 0, count: V)
     for t in 1...length {
@@ -122,26 +146,23 @@ public struct BeamSearch {
       var parents: [Int] = []
       for cand in candidates {
         if let b = best, cand.score <= b.logprob { break }  // sorted: nothing after can win
-        var tokens = live[cand.parent].tokens
-        var ended: FinishReason?
+        let parentNode = live[cand.parent].node
+        var ended: (FinishReason, () -> [Int32])?
         if cand.id == endToken {
-          ended = .end
-        } else {
-          tokens.append(cand.id)
-          if let s = stops.first(where: { tokens.count >= $0.count && Array(tokens.suffix($0.count)) == $0 }) {
-            tokens.removeLast(s.count)
-            ended = .stop
-          } else if t == length {
-            ended = .length
-          }
+          ended = (.end, { text(parentNode) })
+        } else if let s = stops.first(where: { ends(parentNode, cand.id, with: $0) }) {
+          ended = (.stop, { Array((text(parentNode) + [cand.id]).dropLast(s.count)) })
+        } else if t == length {
+          ended = (.length, { text(parentNode) + [cand.id] })
         }
-        if let f = ended {
+        if let (f, tokens) = ended {
           // Candidates come best first, so the first ended one beats every later one.
-          if best == nil || cand.score > best!.logprob { best = Result(tokens: tokens, finish: f, logprob: cand.score) }
+          best = Result(tokens: tokens(), finish: f, logprob: cand.score)
           continue
         }
         if next.count < N {
-          next.append(Hypothesis(tokens: tokens, score: cand.score))
+          nodes.append((parentNode, cand.id))
+          next.append(Hypothesis(node: nodes.count - 1, score: cand.score))
           parents.append(cand.parent)
         }
       }
@@ -161,7 +182,7 @@ public struct BeamSearch {
       swap(&h, &nextH)
       swap(&cs, &nextC)
       live = next
-      for (r, hyp) in live.enumerated() { inputs[r] = hyp.tokens.last! }
+      for (r, hyp) in live.enumerated() { inputs[r] = nodes[hyp.node].id }
       step(live.count)
     }
     return best ?? Result(tokens: [], finish: .length, logprob: 0)
