@@ -133,7 +133,19 @@ struct GenerateCommand: ParsableCommand {
       try Sampler.checkMemory(model: ckpt.model, options: o, storing: keeps)
     }
     let sink = try TextSink(output: output, overwrite: overwrite)
-    GenerationSignals.install()
+    if beamWidth != nil {
+      // A search checks for the signal only between prompts; a long one ends at once instead,
+      // leaving --output's path as it was.
+      nonisolated(unsafe) let unsafeSink = sink
+      let target = output
+      GenerationSignals.install {
+        unsafeSink.abandon()
+        Output.note("charlstm: interrupted\(target.map { "; \($0) was not written" } ?? "")")
+        Foundation.exit(130)
+      }
+    } else {
+      GenerationSignals.install()
+    }
     do {
       if let width = beamWidth {
         try beamSearch(width: width, sampler: sampler, prompts: prompts, encoded: encoded, stops: stopIDs, sink: sink)
