@@ -8,8 +8,8 @@
 public struct Corpus: Sendable {
   /// Tokenizer with the vocabulary built from this corpus.
   public let tokenizer: Tokenizer
-  /// All characters as ids, files in order. [N], 4 bytes per character.
-  public let tokens: [Int32]
+  /// All characters as ids, files in order. [N], 2 bytes per character (4 past 65,536 symbols).
+  public let tokens: TokenIDs
   /// Size of the input in bytes (before decoding).
   public let byteCount: Int
   /// The files read, in order.
@@ -26,7 +26,7 @@ public struct Corpus: Sendable {
   /// Training and validation parts: the validation part is the tail, cut between documents when
   /// the corpus was read as documents (see ``split(_:validationFraction:documentEnd:)``).
   /// - Parameter validationFraction: in [0, 1); 0 gives an empty validation part.
-  public func split(validationFraction: Double) throws(TextError) -> (training: ArraySlice<Int32>, validation: ArraySlice<Int32>) {
+  public func split(validationFraction: Double) throws(TextError) -> (training: TokenSlice, validation: TokenSlice) {
     try Self.split(tokens, validationFraction: validationFraction, documentEnd: documents == .stream ? nil : tokenizer.endOfTextID)
   }
 
@@ -41,8 +41,8 @@ public struct Corpus: Sendable {
   /// - Throws: ``TextError/invalidOption(name:value:expected:)`` for a fraction outside [0, 1), or
   ///   a fraction above 0 when the tokens hold a single document (no cut between documents).
   public static func split(
-    _ tokens: [Int32], validationFraction: Double, documentEnd: Int32?
-  ) throws(TextError) -> (training: ArraySlice<Int32>, validation: ArraySlice<Int32>) {
+    _ tokens: TokenIDs, validationFraction: Double, documentEnd: Int32?
+  ) throws(TextError) -> (training: TokenSlice, validation: TokenSlice) {
     guard validationFraction >= 0, validationFraction < 1, validationFraction.isFinite else {
       throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "a number in [0, 1)")
     }
@@ -83,11 +83,7 @@ public struct Corpus: Sendable {
     }
     let (vocabulary, map) = base.vocabulary.merged(with: tokenizer.vocabulary, minCount: theirs.minCount)
     var renumbered = tokens
-    map.withUnsafeBufferPointer { m in
-      renumbered.withUnsafeMutableBufferPointer { t in
-        for i in t.indices { t[i] = m[Int(t[i])] }
-      }
-    }
+    renumbered.renumber(map)
     var out = Corpus(tokenizer: Tokenizer(options: theirs, vocabulary: vocabulary), tokens: renumbered, byteCount: byteCount, files: files)
     out.addedLineBreaks = addedLineBreaks
     out.documents = documents
@@ -123,7 +119,7 @@ public enum CorpusLoader {
   ) throws(TextError) -> Corpus {
     try options.validate()
     var builder = VocabularyBuilder()
-    var tokens: [Int32] = []
+    var tokens = TokenIDs()
     var added = 0
     var count = 0
     if documents != .stream { tokens.append(builder.addEndOfText()) }
@@ -135,11 +131,7 @@ public enum CorpusLoader {
     }
     guard documents == .stream ? !tokens.isEmpty : count > 0 else { throw .emptyCorpus(path: path) }
     let (vocabulary, remap) = builder.finish(minCount: options.minCount)
-    remap.withUnsafeBufferPointer { r in
-      tokens.withUnsafeMutableBufferPointer { t in
-        for i in t.indices { t[i] = r[Int(t[i])] }
-      }
-    }
+    tokens.renumber(remap)
     var corpus = Corpus(
       tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens,
       byteCount: bytes, files: files)
@@ -157,7 +149,8 @@ public enum CorpusLoader {
   ) throws(TextError) -> Corpus {
     try options.validate()
     var builder = VocabularyBuilder()
-    var tokens: [Int32] = []
+    var tokens = TokenIDs()
+    tokens.reserveCapacity(bytes.count + 1)
     var seg = Segmenter(options: options)
     var units: [UInt16] = []
     var splitter = DocumentSplitter(mode: documents)
@@ -170,7 +163,7 @@ public enum CorpusLoader {
     splitter.endFile(end: endDocument)
     guard documents == .stream ? !tokens.isEmpty : count > 0 else { throw .emptyCorpus(path: name) }
     let (vocabulary, remap) = builder.finish(minCount: options.minCount)
-    for i in tokens.indices { tokens[i] = remap[Int(tokens[i])] }
+    tokens.renumber(remap)
     var corpus = Corpus(tokenizer: Tokenizer(options: options, vocabulary: vocabulary), tokens: tokens, byteCount: bytes.count, files: [name])
     corpus.documents = documents
     corpus.documentCount = count
@@ -182,9 +175,10 @@ public enum CorpusLoader {
   public static func encode(
     bytes: UnsafeBufferPointer<UInt8>, name: String, with tokenizer: Tokenizer, documents: DocumentMode = .stream,
     unknown: UnknownPolicy = .error
-  ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+  ) throws(TextError) -> (tokens: TokenIDs, byteCount: Int) {
     let end = try endOfText(tokenizer, documents)
-    var tokens: [Int32] = []
+    var tokens = TokenIDs()
+    tokens.reserveCapacity(bytes.count + 1)
     var missing: [String] = []
     var seg = Segmenter(options: tokenizer.options)
     var units: [UInt16] = []
@@ -209,21 +203,45 @@ public enum CorpusLoader {
     return id
   }
 
-  /// Decodes and segments the bytes of one file (a UTF-8 BOM dropped), streaming its clusters.
+  /// Decodes and segments the bytes of one file held in memory (a UTF-8 BOM dropped),
+  /// streaming its clusters.
   private static func tokenize(
     _ b: UnsafeBufferPointer<UInt8>, file: String, segmenter seg: inout Segmenter, units: inout [UInt16],
     emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
+    try decode(b, at: 0, last: true, file: file, segmenter: &seg, units: &units, emit: emit)
+  }
+
+  /// Decodes and segments one chunk of a file: the bytes from file offset `offset` (0: the
+  /// file's start, where a UTF-8 BOM is dropped), ending on a code point boundary unless `last`.
+  private static func decode(
+    _ b: UnsafeBufferPointer<UInt8>, at offset: Int, last: Bool, file: String, segmenter seg: inout Segmenter,
+    units: inout [UInt16], emit: (UnsafeBufferPointer<UInt16>) -> Void
+  ) throws(TextError) {
     units.reserveCapacity(chunkUnits + 4)
-    var offset = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
-    while offset < b.count {
+    var i = offset == 0 && b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
+    if i >= b.count && last { try seg.feed([UInt16]()[...], final: true, emit: emit) }
+    while i < b.count {
       units.removeAll(keepingCapacity: true)
       do throws(UTF8Decoder.InvalidOffset) {
-        offset = try UTF8Decoder.decode(b, from: offset, maxUnits: chunkUnits, into: &units)
+        i = try UTF8Decoder.decode(b, from: i, maxUnits: chunkUnits, into: &units)
       } catch {
-        throw .invalidUTF8(path: file, offset: error.offset)
+        throw .invalidUTF8(path: file, offset: offset + error.offset)
       }
-      try seg.feed(units[...], final: offset >= b.count, emit: emit)
+      try seg.feed(units[...], final: last && i >= b.count, emit: emit)
+    }
+  }
+
+  /// Decodes and segments a whole file, reading it in chunks (``CorpusFile``); `progress` gets
+  /// the bytes done after each chunk.
+  private static func tokenize(
+    _ file: borrowing CorpusFile, segmenter seg: inout Segmenter, units: inout [UInt16],
+    progress: (Int) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
+  ) throws(TextError) {
+    let path = file.path
+    try file.chunks { (chunk, offset, last) throws(TextError) in
+      try decode(chunk, at: offset, last: last, file: path, segmenter: &seg, units: &units, emit: emit)
+      progress(offset + chunk.count)
     }
   }
 
@@ -235,9 +253,9 @@ public enum CorpusLoader {
   public static func encode(
     path: String, with tokenizer: Tokenizer, include: String? = nil, excluding: [String] = [],
     documents: DocumentMode = .stream, unknown: UnknownPolicy = .error
-  ) throws(TextError) -> (tokens: [Int32], byteCount: Int) {
+  ) throws(TextError) -> (tokens: TokenIDs, byteCount: Int) {
     let end = try endOfText(tokenizer, documents)
-    var tokens: [Int32] = []
+    var tokens = TokenIDs()
     var missing: [String] = []
     var added = 0
     if let end { tokens.append(end) }
@@ -334,61 +352,27 @@ public enum CorpusLoader {
     units.reserveCapacity(chunkUnits + 4)
     var seg = Segmenter(options: options)
     var splitter = DocumentSplitter(mode: documents)
-    for file in candidates {
-      let bytes = try readFile(file)
-      if let nul = bytes.firstIndex(of: 0) {
+    for name in candidates {
+      let file = try CorpusFile(name)
+      if let nul = try file.firstNUL() {
         if isDirectory { continue }  // binary files in a directory are skipped
-        throw .binaryFile(path: file, offset: nul)
+        throw .binaryFile(path: name, offset: nul)
       }
-      used.append(file)
-      total += bytes.count
-      try bytes.withUnsafeBufferPointer { (b) throws(TextError) in
-        try tokenize(b, file: file, segmenter: &seg, units: &units) { splitter.feed($0, character: emit, end: endDocument) }
+      used.append(name)
+      let before = total, size = file.size
+      try tokenize(file, segmenter: &seg, units: &units, progress: { progress?(before + $0, before + size) }) {
+        splitter.feed($0, character: emit, end: endDocument)
       }
+      total += size
       splitter.endFile(end: endDocument)
       // Files are separated by a line break when one does not end with it (documents: by the
       // end of a document, above).
-      if isDirectory, documents == .stream, let last = bytes.last, last != 0x0A {
+      if isDirectory, documents == .stream, let last = try file.lastByte(), last != 0x0A {
         addedLineBreaks += 1
         try seg.feed([0x0A][...], final: true, emit: emit)
       }
-      progress?(total, total)
     }
     if isDirectory && used.isEmpty { throw .noTextFiles(path: path, include: include) }
     return (used, total)
-  }
-
-  private static func systemRead(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-      return Glibc.read(fd, buf, n)
-    #else
-      return Darwin.read(fd, buf, n)
-    #endif
-  }
-
-  /// The bytes of a file, with errors that name it.
-  static func readFile(_ path: String) throws(TextError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a FIFO must not block us
-    guard fd >= 0 else {
-      if errno == ENOENT { throw .notFound(path: path) }
-      throw .unreadable(path: path, reason: String(cString: strerror(errno)))
-    }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
-    var out = [UInt8](repeating: 0, count: Int(st.st_size))
-    var done = 0
-    while done < out.count {
-      let n = out.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + done, $0.count - done) }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw .unreadable(path: path, reason: String(cString: strerror(errno)))
-      }
-      if n == 0 { break }  // file shrank while reading
-      done += n
-    }
-    out.removeLast(out.count - done)
-    return out
   }
 }

@@ -142,13 +142,13 @@ struct BenchCommand: ParsableCommand {
   }
 
   /// A corpus: the file's characters, or random symbols over `vocab` like the PyTorch peer.
-  private func data() throws -> (Tokenizer, [Int32]) {
+  private func data() throws -> (Tokenizer, TokenIDs) {
     if let corpus {
       let c = try CorpusLoader.load(path: corpus)
       return (c.tokenizer, c.tokens)
     }
     var g = SeededGenerator(seed: seed)
-    let tokens = (0..<syntheticLen).map { _ in Int32(g.next() % UInt64(vocab)) }
+    let tokens = TokenIDs((0..<syntheticLen).map { _ in Int32(g.next() % UInt64(vocab)) })
     let symbols = (0..<vocab).map { String(UnicodeScalar(0x4E00 + $0) ?? "?") }
     return (Tokenizer(options: TokenizerOptions(), vocabulary: Vocabulary(symbols: symbols, counts: Array(repeating: 1, count: vocab), unknownIndex: nil)), tokens)
   }

@@ -70,7 +70,7 @@ struct EvalCommand: ParsableCommand {
     let documents = ckpt.corpus?.documents ?? .stream
     let (all, _) = try CorpusLoader.encode(path: corpus, with: ckpt.tokenizer, include: include, documents: documents, unknown: dropUnknown ? .drop : .mapToUnknown)
     // The same cut as training's validation split.
-    let tokens = try tail.map { t throws -> ArraySlice<Int32> in
+    let tokens = try tail.map { t throws -> TokenSlice in
       t == 1 ? all[...] : try Corpus.split(all, validationFraction: t, documentEnd: documents == .stream ? nil : ckpt.tokenizer.endOfTextID).validation
     } ?? all[...]
     try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)

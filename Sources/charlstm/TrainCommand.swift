@@ -327,7 +327,7 @@ struct TrainCommand: ParsableCommand {
     CorpusInfo(path: corpus ?? DefaultCorpus.recordedPath, include: text.include, bytes: c.byteCount, tokens: c.tokens, documents: c.documents)
   }
 
-  private func noteCorpus(_ c: Corpus, train: ArraySlice<Int32>, validation val: ArraySlice<Int32>) {
+  private func noteCorpus(_ c: Corpus, train: TokenSlice, validation val: TokenSlice) {
     let docs = c.documents == .stream ? "" : ", \(counted(c.documentCount, "document")) (\(c.documents.rawValue))"
     Output.note("corpus \(corpus ?? DefaultCorpus.recordedPath): \(counted(c.byteCount, "byte")), \(counted(c.tokens.count - (c.documents == .stream ? 0 : c.documentCount + 1), "character"))\(docs), \(c.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
   }

@@ -5,7 +5,7 @@ import Testing
 @Suite(.serialized) struct CheckpointAndSamplingTests {
   init() { Kernels.setThreads(1) }
 
-  private func trained(steps: Int = 30, path: String) throws -> (Trainer, [Int32]) {
+  private func trained(steps: Int = 30, path: String) throws -> (Trainer, TokenIDs) {
     let (tok, ids) = try smallCorpus()
     let (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps)
     let cut = ids.count - ids.count / 10

@@ -100,7 +100,7 @@ import Testing
     }
   }
 
-  private func trainer(steps: Int, ranks: Int?, path: String? = nil) throws -> (Trainer, [Int32]) {
+  private func trainer(steps: Int, ranks: Int?, path: String? = nil) throws -> (Trainer, TokenIDs) {
     let (tok, ids) = try smallCorpus()
     var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: 0.25)
     t.batch = 5  // shards of 2 and 3 streams

@@ -59,7 +59,7 @@ import Testing
     var tg = SeededGenerator(seed: UInt64(c.tokens * 1000 + c.batch))
     let tokens = (0..<c.tokens).map { _ in Int32(tg.next() % UInt64(Self.config.vocabSize)) }
     // The text as a slice that does not start at index 0, as a split of a corpus is.
-    let padded = [Int32](repeating: 5, count: 9) + tokens
+    let padded = TokenIDs([Int32](repeating: 5, count: 9) + tokens)
     let got = Evaluation.meanLoss(model: model, tokens: padded[9...], batch: c.batch, seqLength: c.seq)
     let (streams, _) = Evaluation.effectiveShape(tokens: c.tokens, batch: c.batch, seqLength: c.seq)
     let want = Self.reference(exact, tokens, streams: streams)

@@ -21,7 +21,7 @@ let smallText: String = {
 }()
 
 /// A tokenizer and ids for `smallText`.
-func smallCorpus() throws -> (Tokenizer, [Int32]) {
+func smallCorpus() throws -> (Tokenizer, TokenIDs) {
   let dir = TempDir()
   defer { dir.cleanup() }
   let path = dir.file("small.txt")

@@ -5,7 +5,7 @@ import Testing
 @Suite(.serialized) struct TrainerTests {
   init() { Kernels.setThreads(1) }
 
-  private func makeTrainer(steps: Int, dropout: Double = 0, path: String? = nil, optimizer: OptimizerKind = .adam, precision: Kernels.Precision? = nil) throws -> (Trainer, Tokenizer, [Int32]) {
+  private func makeTrainer(steps: Int, dropout: Double = 0, path: String? = nil, optimizer: OptimizerKind = .adam, precision: Kernels.Precision? = nil) throws -> (Trainer, Tokenizer, TokenIDs) {
     let (tok, ids) = try smallCorpus()
     var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
     t.optimizer = optimizer

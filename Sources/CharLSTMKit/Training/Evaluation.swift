@@ -50,7 +50,7 @@ public enum Evaluation {
   /// text; call ``check(model:tokens:batch:seqLength:)`` first for sizes from a user.
   /// - Returns: the mean loss and the number of predictions (0 when `tokens` has < 2 ids).
   public static func meanLoss(
-    model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength requested: Int
+    model: CharModel<Float>, tokens: TokenSlice, batch: Int, seqLength requested: Int
   ) -> (loss: Double, count: Int) {
     let (total, predictions) = lossSum(model: model, tokens: tokens, batch: batch, seqLength: requested, part: 0, of: 1)
     return predictions == 0 ? (0, 0) : (total / Double(predictions), predictions)
@@ -63,7 +63,7 @@ public enum Evaluation {
   /// - Returns: this part's sum of cross-entropy (nats) and the number of predictions of the
   ///   WHOLE evaluation (`tokens.count − 1`, or 0 when `tokens` has < 2 ids).
   public static func lossSum(
-    model: CharModel<Float>, tokens: ArraySlice<Int32>, batch: Int, seqLength requested: Int, part: Int, of parts: Int
+    model: CharModel<Float>, tokens: TokenSlice, batch: Int, seqLength requested: Int, part: Int, of parts: Int
   ) -> (sum: Double, count: Int) {
     precondition(requested >= 1, "evaluation needs seqLength ≥ 1, got \(requested)")
     precondition(parts >= 1 && part >= 0 && part < parts, "part \(part) of \(parts)")
@@ -133,7 +133,7 @@ public enum Evaluation {
   /// - Returns: the mean loss over `samples × window` predictions, or nil when the text is not
   ///   longer than one window.
   public static func windowedLoss(
-    model: CharModel<Float>, tokens: ArraySlice<Int32>, window: Int, samples: Int, seed: UInt64, batch: Int = 100
+    model: CharModel<Float>, tokens: TokenSlice, window: Int, samples: Int, seed: UInt64, batch: Int = 100
   ) -> Double? {
     precondition(window >= 1 && samples >= 1 && batch >= 1, "windowed evaluation needs window, samples and batch ≥ 1")
     guard tokens.count > window + 1 else { return nil }

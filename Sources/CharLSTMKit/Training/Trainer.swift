@@ -84,8 +84,8 @@ public final class Trainer {
   /// Where the best-validation checkpoint goes (nil when checkpoints are off).
   public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
 
-  private let train: ArraySlice<Int32>
-  private let validation: ArraySlice<Int32>
+  private let train: TokenSlice
+  private let validation: TokenSlice
   private var dataGenerator: SeededGenerator
   private var dropoutGenerator: SeededGenerator
   /// Set from another thread or a signal handler to stop after the current step.
@@ -108,7 +108,7 @@ public final class Trainer {
   /// - Throws: ``TrainingError`` for options out of range or a corpus shorter than one window.
   public convenience init(
     model modelConfig: ModelConfig, config: TrainingConfig, tokenizer: Tokenizer,
-    training: ArraySlice<Int32>, validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?
+    training: TokenSlice, validation: TokenSlice, corpus: CorpusInfo?, checkpointPath: String?
   ) throws(TrainingError) {
     try config.validate()
     try modelConfig.checkTrainable(batch: config.batch, seqLength: config.seqLength)
@@ -123,8 +123,8 @@ public final class Trainer {
   /// A resumed run: weights, moments, carried state, position and generators from `checkpoint`;
   /// `config` may differ from the checkpoint's only in options that change neither model nor data.
   public convenience init(
-    resuming checkpoint: Checkpoint, config: TrainingConfig, training: ArraySlice<Int32>,
-    validation: ArraySlice<Int32>, checkpointPath: String?
+    resuming checkpoint: Checkpoint, config: TrainingConfig, training: TokenSlice,
+    validation: TokenSlice, checkpointPath: String?
   ) throws(TrainingError) {
     guard let state = checkpoint.state, let optimizer = checkpoint.optimizer, let hidden = checkpoint.hidden else {
       throw .invalidOption(name: "--resume", value: checkpointPath ?? "", expected: "a checkpoint written during training (this one holds weights only)")
@@ -157,8 +157,8 @@ public final class Trainer {
   /// - Throws: ``TrainingError`` for options out of range, a model and tokenizer of different
   ///   vocabulary sizes, or a corpus shorter than one window.
   public convenience init(
-    startingFrom model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: ArraySlice<Int32>,
-    validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?, origin: CheckpointOrigin? = nil
+    startingFrom model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: TokenSlice,
+    validation: TokenSlice, corpus: CorpusInfo?, checkpointPath: String?, origin: CheckpointOrigin? = nil
   ) throws(TrainingError) {
     try config.validate()
     let m = model.config
@@ -174,8 +174,8 @@ public final class Trainer {
   }
 
   private init(
-    model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: ArraySlice<Int32>,
-    validation: ArraySlice<Int32>, corpus: CorpusInfo?, checkpointPath: String?, optimizer: OptimizerState,
+    model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: TokenSlice,
+    validation: TokenSlice, corpus: CorpusInfo?, checkpointPath: String?, optimizer: OptimizerState,
     state: TrainingState, hidden: LSTMState<Float>
   ) throws(TrainingError) {
     try config.validate()

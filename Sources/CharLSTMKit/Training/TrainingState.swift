@@ -66,7 +66,7 @@ public struct CorpusInfo: Codable, Equatable, Sendable {
 
   /// The record of a corpus read from `path` in `documents` mode, fingerprinting its `tokens`
   /// (end-of-text symbols included, so ``characters`` counts them).
-  public init(path: String, include: String?, bytes: Int, tokens: [Int32], documents: DocumentMode = .stream) {
+  public init(path: String, include: String?, bytes: Int, tokens: TokenIDs, documents: DocumentMode = .stream) {
     self.path = path
     self.include = include
     self.bytes = bytes
@@ -100,7 +100,7 @@ public struct CorpusInfo: Codable, Equatable, Sendable {
   }
 
   /// FNV-1a 64 over the ids' little-endian bytes.
-  public static func fingerprint(_ tokens: [Int32]) -> String {
+  public static func fingerprint<C: Sequence<Int32>>(_ tokens: C) -> String {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for t in tokens {
       var v = UInt32(bitPattern: t)
