@@ -123,9 +123,11 @@ public enum CorpusLoader {
     var added = 0
     var count = 0
     if documents != .stream { tokens.append(builder.addEndOfText()) }
+    var scratch: [Int32] = []
     let (files, bytes) = try read(
       path: path, options: options, include: include, excluding: excluding, documents: documents, progress: progress,
-      addedLineBreaks: &added, endDocument: { tokens.append(builder.addEndOfText()); count += 1 }
+      addedLineBreaks: &added, endDocument: { tokens.append(builder.addEndOfText()); count += 1 },
+      singles: { builder.addSingles($0, to: &tokens, scratch: &scratch) }
     ) { cluster in
       tokens.append(builder.add(cluster))
     }
@@ -157,7 +159,10 @@ public enum CorpusLoader {
     var count = 0
     let endDocument = { tokens.append(builder.addEndOfText()); count += 1 }
     if documents != .stream { tokens.append(builder.addEndOfText()) }
-    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { c in
+    var scratch: [Int32] = []
+    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? =
+      documents == .stream ? { builder.addSingles($0, to: &tokens, scratch: &scratch) } : nil
+    try tokenize(bytes, file: name, segmenter: &seg, units: &units, singles: singles) { c in
       splitter.feed(c, character: { tokens.append(builder.add($0)) }, end: endDocument)
     }
     splitter.endFile(end: endDocument)
@@ -184,7 +189,10 @@ public enum CorpusLoader {
     var units: [UInt16] = []
     var splitter = DocumentSplitter(mode: documents)
     if let end { tokens.append(end) }
-    try tokenize(bytes, file: name, segmenter: &seg, units: &units) { cluster in
+    var scratch: [Int32] = []
+    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? =
+      documents == .stream ? { tokenizer.resolveSingles($0, unknown, &missing, to: &tokens, scratch: &scratch) } : nil
+    try tokenize(bytes, file: name, segmenter: &seg, units: &units, singles: singles) { cluster in
       splitter.feed(cluster, character: { c in if let id = tokenizer.resolve(c, unknown, &missing) { tokens.append(id) } }, end: { tokens.append(end!) })
     }
     splitter.endFile { tokens.append(end!) }
@@ -207,20 +215,20 @@ public enum CorpusLoader {
   /// streaming its clusters.
   private static func tokenize(
     _ b: UnsafeBufferPointer<UInt8>, file: String, segmenter seg: inout Segmenter, units: inout [UInt16],
-    emit: (UnsafeBufferPointer<UInt16>) -> Void
+    singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
-    try decode(b, at: 0, last: true, file: file, segmenter: &seg, units: &units, emit: emit)
+    try decode(b, at: 0, last: true, file: file, segmenter: &seg, units: &units, singles: singles, emit: emit)
   }
 
   /// Decodes and segments one chunk of a file: the bytes from file offset `offset` (0: the
   /// file's start, where a UTF-8 BOM is dropped), ending on a code point boundary unless `last`.
   private static func decode(
     _ b: UnsafeBufferPointer<UInt8>, at offset: Int, last: Bool, file: String, segmenter seg: inout Segmenter,
-    units: inout [UInt16], emit: (UnsafeBufferPointer<UInt16>) -> Void
+    units: inout [UInt16], singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     units.reserveCapacity(chunkUnits + 4)
     var i = offset == 0 && b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
-    if i >= b.count && last { try seg.feed([UInt16]()[...], final: true, emit: emit) }
+    if i >= b.count && last { try seg.feed([UInt16]()[...], final: true, emit: emit, singles: singles) }
     while i < b.count {
       units.removeAll(keepingCapacity: true)
       do throws(UTF8Decoder.InvalidOffset) {
@@ -228,7 +236,7 @@ public enum CorpusLoader {
       } catch {
         throw .invalidUTF8(path: file, offset: offset + error.offset)
       }
-      try seg.feed(units[...], final: last && i >= b.count, emit: emit)
+      try seg.feed(units[...], final: last && i >= b.count, emit: emit, singles: singles)
     }
   }
 
@@ -236,11 +244,11 @@ public enum CorpusLoader {
   /// the bytes done after each chunk.
   private static func tokenize(
     _ file: borrowing CorpusFile, segmenter seg: inout Segmenter, units: inout [UInt16],
-    progress: (Int) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    progress: (Int) -> Void, singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     let path = file.path
     try file.chunks { (chunk, offset, last) throws(TextError) in
-      try decode(chunk, at: offset, last: last, file: path, segmenter: &seg, units: &units, emit: emit)
+      try decode(chunk, at: offset, last: last, file: path, segmenter: &seg, units: &units, singles: singles, emit: emit)
       progress(offset + chunk.count)
     }
   }
@@ -258,10 +266,12 @@ public enum CorpusLoader {
     var tokens = TokenIDs()
     var missing: [String] = []
     var added = 0
+    var scratch: [Int32] = []
     if let end { tokens.append(end) }
     let (_, bytes) = try read(
       path: path, options: tokenizer.options, include: include, excluding: excluding, documents: documents, progress: nil,
-      addedLineBreaks: &added, endDocument: { tokens.append(end!) }
+      addedLineBreaks: &added, endDocument: { tokens.append(end!) },
+      singles: { tokenizer.resolveSingles($0, unknown, &missing, to: &tokens, scratch: &scratch) }
     ) { cluster in
       if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
@@ -339,10 +349,11 @@ public enum CorpusLoader {
 
   /// Streams every cluster of the corpus to `emit`; in a documents mode, through a
   /// ``DocumentSplitter`` that calls `endDocument` after each document (a file's end ends one).
+  /// In a stream, runs of clusters of one unit each go to `singles` instead, when given.
   private static func read(
     path: String, options: TokenizerOptions, include: String?, excluding: [String], documents: DocumentMode,
     progress: ((Int, Int) -> Void)?, addedLineBreaks: inout Int, endDocument: () -> Void,
-    emit: (UnsafeBufferPointer<UInt16>) -> Void
+    singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
     let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
@@ -360,7 +371,12 @@ public enum CorpusLoader {
       }
       used.append(name)
       let before = total, size = file.size
-      try tokenize(file, segmenter: &seg, units: &units, progress: { progress?(before + $0, before + size) }) {
+      // Runs of single-unit clusters go straight to `singles` in a stream; documents are cut
+      // cluster by cluster.
+      try tokenize(
+        file, segmenter: &seg, units: &units, progress: { progress?(before + $0, before + size) },
+        singles: documents == .stream ? singles : nil
+      ) {
         splitter.feed($0, character: emit, end: endDocument)
       }
       total += size

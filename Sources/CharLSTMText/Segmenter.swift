@@ -24,21 +24,25 @@ struct Segmenter {
   }
 
   /// Feeds the next raw units of a text; `final` marks its end (all held units are flushed).
-  /// - Parameter emit: called once per grapheme cluster, in order.
+  /// - Parameters:
+  ///   - emit: called once per grapheme cluster, in order.
+  ///   - singles: when given, called instead of `emit` with runs of units that are each a
+  ///     cluster of their own (ASCII lines), in order with `emit`'s clusters; a consumer
+  ///     handles a run in one loop rather than one call per character.
   mutating func feed(
     _ raw: ArraySlice<UInt16>, final: Bool,
-    emit: (UnsafeBufferPointer<UInt16>) -> Void
+    emit: (UnsafeBufferPointer<UInt16>) -> Void, singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = nil
   ) throws(TextError) {
     var text = held
     text.append(contentsOf: raw)
     held = []
     if final {
-      try process(text[...], emitLast: true, emit: emit)
+      try process(text[...], emitLast: true, emit: emit, singles: singles)
     } else if let lf = text.lastIndex(of: 0x0A) {
       held = Array(text[(lf + 1)...])
-      try process(text[...lf], emitLast: true, emit: emit)
+      try process(text[...lf], emitLast: true, emit: emit, singles: singles)
     } else {
-      try process(text[...], emitLast: false, emit: emit)
+      try process(text[...], emitLast: false, emit: emit, singles: singles)
     }
   }
 
@@ -47,53 +51,66 @@ struct Segmenter {
   /// lowercasing it is A–Z → a–z (outside the locales that case I and J specially), and every
   /// ASCII character is its own grapheme cluster except CR LF (no ASCII character extends,
   /// prepends or joins; a line feed is a boundary on both sides, so a line's clusters do not
-  /// depend on its neighbours). Runs of other lines go through ICU together.
+  /// depend on its neighbours). Consecutive ASCII lines go out as one run of single-unit
+  /// clusters (a CR LF that ends a line as one cluster of two); runs of other lines go through
+  /// ICU together.
   private mutating func process(
-    _ raw: ArraySlice<UInt16>, emitLast: Bool, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    _ raw: ArraySlice<UInt16>, emitLast: Bool, emit: (UnsafeBufferPointer<UInt16>) -> Void,
+    singles: ((UnsafeBufferPointer<UInt16>) -> Void)?
   ) throws(TextError) {
     guard asciiFastPath && emitLast else { return try processICU(raw, emitLast: emitLast, emit: emit) }
-    var other: Int?  // start of the current run of lines that need ICU
-    var i = raw.startIndex
-    var pair = [UInt16](repeating: 0, count: 2)
-    while i < raw.endIndex {
-      var j = i
-      var ascii = true
-      var caseIJ = false
-      while j < raw.endIndex {
-        let u = raw[j]
-        j += 1
-        if u >= 0x80 { ascii = false }
-        if u == 0x49 || u == 0x4A { caseIJ = true }
-        if u == 0x0A { break }
+    // What ASCII lines emit: the units themselves, or a copy with A–Z lowercased.
+    var lowered: [UInt16] = []
+    if options.lowercase {
+      lowered = Array(raw)
+      lowered.withUnsafeMutableBufferPointer { l in
+        for k in l.indices where l[k] >= 0x41 && l[k] <= 0x5A { l[k] += 0x20 }
       }
-      if ascii && !(caseIJ && options.lowercase && localeCasesIJ) {
-        if let start = other {
-          try processICU(raw[start..<i], emitLast: true, emit: emit)
-          other = nil
-        }
-        pair.withUnsafeMutableBufferPointer { p in
-          var k = i
-          while k < j {
-            var u = raw[k]
-            if u == 0x0D && k + 1 < j && raw[k + 1] == 0x0A {
-              p[0] = 0x0D
-              p[1] = 0x0A
-              emit(UnsafeBufferPointer(rebasing: p[0..<2]))
-              k += 2
-              continue
-            }
-            if options.lowercase && u >= 0x41 && u <= 0x5A { u += 0x20 }
-            p[0] = u
-            emit(UnsafeBufferPointer(rebasing: p[0..<1]))
-            k += 1
-          }
-        }
-      } else if other == nil {
-        other = i
-      }
-      i = j
     }
-    if let start = other { try processICU(raw[start...], emitLast: true, emit: emit) }
+    let caseIJ = options.lowercase && localeCasesIJ
+    try raw.withUnsafeBufferPointer { (r) throws(TextError) in
+      try lowered.withUnsafeBufferPointer { (l) throws(TextError) in
+        let out = options.lowercase ? l : r
+        func run(_ range: Range<Int>) {
+          guard !range.isEmpty else { return }
+          let units = UnsafeBufferPointer(rebasing: out[range])
+          if let singles { return singles(units) }
+          for k in units.indices { emit(UnsafeBufferPointer(rebasing: units[k..<(k + 1)])) }
+        }
+        var other: Int? = nil  // start of the current run of lines that need ICU
+        var ascii: Int? = nil  // start of the current run of ASCII clusters
+        var i = 0
+        while i < r.count {
+          var j = i
+          var plain = true
+          while j < r.count {
+            let u = r[j]
+            j += 1
+            if u >= 0x80 || (caseIJ && (u == 0x49 || u == 0x4A)) { plain = false }
+            if u == 0x0A { break }
+          }
+          if plain {
+            if let start = other {
+              try processICU(raw[(raw.startIndex + start)..<(raw.startIndex + i)], emitLast: true, emit: emit)
+              other = nil
+            }
+            if ascii == nil { ascii = i }
+            if j - i >= 2 && r[j - 1] == 0x0A && r[j - 2] == 0x0D {  // CR LF: one cluster
+              run(ascii!..<(j - 2))
+              emit(UnsafeBufferPointer(rebasing: out[(j - 2)..<j]))
+              ascii = nil
+            }
+          } else {
+            if let start = ascii { run(start..<i) }
+            ascii = nil
+            if other == nil { other = i }
+          }
+          i = j
+        }
+        if let start = ascii { run(start..<r.count) }
+        if let start = other { try processICU(raw[(raw.startIndex + start)...], emitLast: true, emit: emit) }
+      }
+    }
   }
 
   /// Lowercase, normalize and split with ICU.

@@ -34,6 +34,25 @@ struct SymbolTable {
     }
   }
 
+  /// The id of each unit of `run` as a cluster of its own (`single` lookups), adding the new
+  /// ones with the next free ids, into `ids` (as long as `run`).
+  @inline(__always)
+  mutating func internSingles(_ run: UnsafeBufferPointer<UInt16>, into ids: UnsafeMutableBufferPointer<Int32>) {
+    for k in run.indices {
+      var id = single[Int(run[k])]
+      if id < 0 { id = intern(UnsafeBufferPointer(rebasing: run[k..<(k + 1)])) }
+      ids[k] = id
+    }
+  }
+
+  /// The id of each unit of `run` as a cluster of its own, or -1 where the table lacks it.
+  @inline(__always)
+  func lookupSingles(_ run: UnsafeBufferPointer<UInt16>, into ids: UnsafeMutableBufferPointer<Int32>) {
+    single.withUnsafeBufferPointer { t in
+      for k in run.indices { ids[k] = t[Int(run[k])] }
+    }
+  }
+
   /// The id of `cluster`, adding it with the next free id if it is new.
   @inline(__always)
   mutating func intern(_ cluster: UnsafeBufferPointer<UInt16>) -> Int32 {

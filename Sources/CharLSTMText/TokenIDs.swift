@@ -44,6 +44,17 @@ public struct TokenIDs: RandomAccessCollection, Sendable, Hashable, ExpressibleB
     wide.append(id)
   }
 
+  /// Appends `ids` in one pass (widening first when one does not fit in 16 bits).
+  public mutating func append(contentsOf ids: UnsafeBufferPointer<Int32>) {
+    if !isWide && ids.contains(where: { UInt32(bitPattern: $0) >= 1 << 16 }) { widen() }
+    if isWide { return wide.append(contentsOf: ids) }
+    let at = narrow.count
+    narrow.append(contentsOf: repeatElement(0, count: ids.count))
+    narrow.withUnsafeMutableBufferPointer { n in
+      for k in ids.indices { n[at + k] = UInt16(truncatingIfNeeded: ids[k]) }
+    }
+  }
+
   /// Reserves room for `n` ids (in the current width).
   public mutating func reserveCapacity(_ n: Int) {
     if isWide { wide.reserveCapacity(n) } else { narrow.reserveCapacity(n) }

@@ -85,6 +85,27 @@ public struct Tokenizer: Sendable {
     return nil
   }
 
+  /// ``resolve(_:_:_:)`` of each unit of `run` as a cluster of its own, appended to `tokens`
+  /// in one pass when the tokenizer knows them all; `scratch` is reused between calls.
+  func resolveSingles(
+    _ run: UnsafeBufferPointer<UInt16>, _ unknown: UnknownPolicy, _ missing: inout [String], to tokens: inout TokenIDs,
+    scratch: inout [Int32]
+  ) {
+    if scratch.count < run.count { scratch = [Int32](repeating: 0, count: run.count) }
+    scratch.withUnsafeMutableBufferPointer { all in
+      let ids = UnsafeMutableBufferPointer(rebasing: all[..<run.count])
+      table.lookupSingles(run, into: ids)
+      guard ids.contains(where: { $0 < 0 }) else { return tokens.append(contentsOf: UnsafeBufferPointer(ids)) }
+      for k in ids.indices {
+        if ids[k] >= 0 {
+          tokens.append(ids[k])
+        } else if let id = resolve(UnsafeBufferPointer(rebasing: run[k..<(k + 1)]), unknown, &missing) {
+          tokens.append(id)
+        }
+      }
+    }
+  }
+
   /// The text of `ids` (the end-of-text symbol as "<|endoftext|>"). Ids outside the vocabulary
   /// are a programmer error.
   public func decode<C: Sequence<Int32>>(_ ids: C) -> String {

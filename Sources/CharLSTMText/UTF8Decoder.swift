@@ -16,8 +16,16 @@ enum UTF8Decoder {
     while i < n && out.count < limit {
       let b0 = bytes[i]
       if b0 < 0x80 {
-        out.append(UInt16(b0))
-        i += 1
+        // A run of ASCII, widened in one loop (no per-unit append).
+        var j = i + 1
+        let end = min(n, i + (limit - out.count))
+        while j < end && bytes[j] < 0x80 { j += 1 }
+        let at = out.count
+        out.append(contentsOf: repeatElement(0, count: j - i))
+        out.withUnsafeMutableBufferPointer { o in
+          for k in 0..<(j - i) { o[at + k] = UInt16(bytes[i + k]) }
+        }
+        i = j
         continue
       }
       let need: Int

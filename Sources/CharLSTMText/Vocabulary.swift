@@ -122,6 +122,21 @@ struct VocabularyBuilder {
     return id
   }
 
+  /// Adds each unit of `run` as a cluster of its own (see ``Segmenter``), appending the
+  /// provisional ids to `tokens`; `scratch` is reused between calls.
+  mutating func addSingles(_ run: UnsafeBufferPointer<UInt16>, to tokens: inout TokenIDs, scratch: inout [Int32]) {
+    if scratch.count < run.count { scratch = [Int32](repeating: 0, count: run.count) }
+    scratch.withUnsafeMutableBufferPointer { ids in
+      let ids = UnsafeMutableBufferPointer(rebasing: ids[..<run.count])
+      table.internSingles(run, into: ids)
+      if counts.count < table.count { counts.append(contentsOf: repeatElement(0, count: table.count - counts.count)) }
+      counts.withUnsafeMutableBufferPointer { c in
+        for id in ids { c[Int(id)] += 1 }
+      }
+      tokens.append(contentsOf: UnsafeBufferPointer(ids))
+    }
+  }
+
   /// The final vocabulary and the map from provisional ids to final ids.
   func finish(minCount: Int) -> (Vocabulary, remap: [Int32]) {
     let scalars: [[UInt32]] = table.units.map { u in

@@ -5,14 +5,19 @@ import Testing
 /// The ASCII fast path gives ICU's clusters exactly, on text that switches between ASCII and
 /// other scripts line by line and inside lines.
 @Suite struct ASCIIFastPathTests {
-  static func clusters(_ text: [UInt16], _ options: TokenizerOptions, fast: Bool, chunk: Int) throws -> [[UInt16]] {
+  /// The clusters of `text` fed `chunk` units at a time; with `runs`, runs of single-unit
+  /// clusters arrive through `singles` and are split here.
+  static func clusters(_ text: [UInt16], _ options: TokenizerOptions, fast: Bool, chunk: Int, runs: Bool = false) throws -> [[UInt16]] {
     var seg = Segmenter(options: options)
     seg.asciiFastPath = fast
     var out: [[UInt16]] = []
+    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = runs ? { run in
+      for u in run { out.append([u]) }
+    } : nil
     var at = 0
     while at < text.count {
       let end = min(text.count, at + chunk)
-      try seg.feed(text[at..<end], final: end == text.count) { out.append(Array($0)) }
+      try seg.feed(text[at..<end], final: end == text.count, emit: { out.append(Array($0)) }, singles: singles)
       at = end
     }
     return out
@@ -40,10 +45,23 @@ import Testing
       let units = Array(text.utf16)
       for chunk in [units.count + 1, 7, 64] {
         let fast = try Self.clusters(units, options, fast: true, chunk: chunk)
+        let runs = try Self.clusters(units, options, fast: true, chunk: chunk, runs: true)
         let icu = try Self.clusters(units, options, fast: false, chunk: chunk)
         #expect(fast == icu, "round \(round), chunk \(chunk), \(options)")
+        #expect(runs == icu, "runs: round \(round), chunk \(chunk), \(options)")
       }
     }
+  }
+}
+
+extension ASCIIFastPathTests {
+  /// ASCII lines arrive as runs (a CR LF ending a line as one cluster between them); other
+  /// lines cluster by cluster.
+  @Test func asciiLinesArriveAsRuns() throws {
+    var seg = Segmenter(options: TokenizerOptions())
+    var events: [String] = []
+    try seg.feed(Array("ab\r\ncd\nxé\nef".utf16)[...], final: true, emit: { events.append("c:" + String(decoding: $0, as: UTF16.self)) }, singles: { events.append("r:" + String(decoding: $0, as: UTF16.self)) })
+    #expect(events == ["r:ab", "c:\r\n", "r:cd\n", "c:x", "c:é", "c:\n", "r:ef"])
   }
 }
 

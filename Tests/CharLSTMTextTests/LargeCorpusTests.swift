@@ -60,6 +60,22 @@ import Testing
     #expect(!fromFile.tokens.isWide && fromFile.tokens.bytesPerID == 2)
     let encoded = try CorpusLoader.encode(path: path, with: fromFile.tokenizer)
     #expect(encoded.tokens == fromFile.tokens)
+    // Against the tokenizer's own path, which emits cluster by cluster (no runs).
+    #expect(Array(fromFile.tokens) == (try fromFile.tokenizer.encode(String(decoding: bytes, as: UTF8.self))))
+  }
+
+  /// Runs of ASCII resolve unknown characters as single clusters do: refused, dropped or mapped.
+  @Test func unknownCharactersInRuns() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let vocab = try CorpusLoader.load(path: dir.write("w.txt", "aabbcc\n\n")).tokenizer
+    let path = dir.write("x.txt", "abxc\nzz\n")
+    #expect(throws: TextError.unknownCharacters(["x", "z"])) { try CorpusLoader.encode(path: path, with: vocab) }
+    let dropped = try CorpusLoader.encode(path: path, with: vocab, unknown: .drop)
+    #expect(vocab.decode(dropped.tokens) == "abc\n\n")
+    let withUnknown = try CorpusLoader.load(path: dir.write("u.txt", "aabbcc\n\nq"), options: TokenizerOptions(minCount: 2)).tokenizer
+    let mapped = try CorpusLoader.encode(path: path, with: withUnknown, unknown: .mapToUnknown)
+    #expect(withUnknown.decode(mapped.tokens) == "ab\u{FFFD}c\n\u{FFFD}\u{FFFD}\n")
   }
 
   /// Errors past the first chunk name the byte's offset in the file, not in its chunk.
