@@ -59,7 +59,7 @@ struct BenchCommand: ParsableCommand {
     do {
       try trainingConfig.validate()
       try sampling(rep: 0).validate()
-    } catch { throw ValidationError(error.description) }
+    } catch { throw ValidationError(userMessage(error, command: self)) }
     if let json { try JSONAppender.checkPath(json) }
   }
 

@@ -281,7 +281,7 @@ struct TrainCommand: ParsableCommand {
   private func loadParent(_ path: String, _ ranks: Ranks) throws -> Checkpoint {
     let parent: Checkpoint
     do { parent = try ranks.checkpoint(at: path) } catch let e as CheckpointError {
-      throw ValidationError("--init-from \(e.description)")
+      throw ValidationError("--init-from \(userMessage(e, command: self))")
     }
     guard parent.training != nil, parent.state != nil else {
       throw ValidationError("--init-from \(path) holds weights only (no training state); give a checkpoint written by 'charlstm train' (NAME.safetensors or NAME.best.safetensors)")

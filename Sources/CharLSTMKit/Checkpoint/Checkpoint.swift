@@ -304,7 +304,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
     case .unsupportedVersion(let path, let found):
       return "\(path): checkpoint format version \(found), this charlstm reads versions \(Checkpoint.oldestFormatVersion) to \(Checkpoint.formatVersion); use the charlstm version that wrote it"
     case .nonFinite(let path, let tensor, let index):
-      return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower --lr"
+      return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower learning rate"
     case .invalid(let path, let detail):
       return "\(path): not a valid charlstm checkpoint (\(detail)); it may be damaged: use another checkpoint (e.g. the .best one) or retrain"
     }

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 extension ModelConfig {
   /// Bytes a training run of this model needs, roughly: parameters, gradients and two optimizer
   /// moments, plus the per-window activations (about 12 floats per hidden unit per character
@@ -16,21 +10,20 @@ extension ModelConfig {
   }
 
   /// Sizes a run can use: each dimension bounded, and the estimate within physical memory.
-  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
+  /// - Throws: ``TrainingError/invalidModel(_:)``, ``TrainingError/outOfRange(_:value:expected:)``
+  ///   naming the dimension, or ``TrainingError/exceedsMemory(run:needed:available:reduce:)``.
   public func checkTrainable(batch: Int, seqLength: Int) throws(TrainingError) {
-    do { try validate() } catch {
-      throw .invalidOption(name: "model", value: "\(self)", expected: "\(error)")
-    }
-    if embedSize > 1 << 16 { throw .invalidOption(name: "--embed", value: "\(embedSize)", expected: "at most 65536") }
-    if hiddenSize > 1 << 16 { throw .invalidOption(name: "--hidden", value: "\(hiddenSize)", expected: "at most 65536") }
-    if layers > 64 { throw .invalidOption(name: "--layers", value: "\(layers)", expected: "at most 64") }
-    if vocabSize > 1 << 24 { throw .invalidOption(name: "vocabulary", value: "\(vocabSize)", expected: "at most 16,777,216 symbols (raise --min-count)") }
+    do { try validate() } catch { throw .invalidModel(error) }
+    if embedSize > 1 << 16 { throw .outOfRange(.embedSize, value: "\(embedSize)", expected: "at most 65536") }
+    if hiddenSize > 1 << 16 { throw .outOfRange(.hiddenSize, value: "\(hiddenSize)", expected: "at most 65536") }
+    if layers > 64 { throw .outOfRange(.layers, value: "\(layers)", expected: "at most 64") }
+    if vocabSize > 1 << 24 { throw .outOfRange(.vocabularySize, value: "\(vocabSize)", expected: "at most 16,777,216 symbols (count rare characters as unknown)") }
     let need = estimatedTrainingBytes(batch: batch, seqLength: seqLength)
-    let have = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    let have = HostMemory.physicalBytes
     if have > 0 && need > have {
-      throw .invalidOption(
-        name: "model size", value: "\(layers)×\(hiddenSize) with B \(batch) × T \(seqLength)",
-        expected: "a run that fits in memory (needs about \(Int(need / 1e9)) GB, this machine has \(Int(have / 1e9)) GB); use smaller --hidden, --layers, --batch or --seq")
+      throw .exceedsMemory(
+        run: "a run of \(layers)×\(hiddenSize) with B \(batch) × T \(seqLength)", needed: need, available: have,
+        reduce: [.hiddenSize, .layers, .batch, .seqLength])
     }
   }
 }
