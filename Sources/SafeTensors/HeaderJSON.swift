@@ -316,6 +316,25 @@ struct StrictJSONParser {
   }
 }
 
+/// The header's strict JSON rules for JSON found inside a header, such as a metadata value
+/// that is itself a JSON document (Foundation's decoders accept duplicate keys, last one wins).
+public enum StrictJSON {
+  /// Why `text` is not one JSON value under the header's rules (RFC 8259 only, no duplicate
+  /// keys, nesting at most 32 deep), or nil when it is one.
+  public static func problem(in text: String) -> String? {
+    var text = text
+    return text.withUTF8 { b -> String? in
+      do throws(JSONSyntaxError) {
+        _ = try StrictJSONParser.parse(b)
+        return nil
+      } catch {
+        if let key = error.duplicateKey { return "duplicate key \(quote(key))" }
+        return error.message
+      }
+    }
+  }
+}
+
 /// The offset of the first byte that is not part of well-formed UTF-8, or nil if all is valid.
 ///
 /// Rejects overlong encodings, surrogates and scalars above U+10FFFF.

@@ -211,6 +211,10 @@ public struct Checkpoint: Sendable {
 
   private static func field<T: Decodable>(_ meta: [String: String], _ key: String, _ path: String) throws(CheckpointError) -> T {
     guard let text = meta[key] else { throw .invalid(path: path, detail: "metadata field '\(key)' is missing") }
+    // The header's rules hold inside it too: JSONDecoder alone would take the last of two keys.
+    if let problem = StrictJSON.problem(in: text) {
+      throw .invalid(path: path, detail: "metadata field '\(key)' is malformed: \(problem)")
+    }
     do {
       return try JSONDecoder().decode(T.self, from: Data(text.utf8))
     } catch {
