@@ -254,7 +254,7 @@ public final class Trainer {
         reason = .interrupted
         break
       }
-      let t0 = Self.now()
+      let t0 = ProcessMetrics.monotonicSeconds()
       nextWindow()
       model.zeroGradients()
       var loss = Kernels.withPrecision(precision) {
@@ -268,12 +268,12 @@ public final class Trainer {
       }
       // Each process's loss and gradient are its streams' share of the whole batch's mean:
       // their sums are the whole batch's (one all-reduce over the flat gradient vector).
-      let r0 = Self.now()
+      let r0 = ProcessMetrics.monotonicSeconds()
       try model.gradients.withUnsafeMutableBufferPointer { try collective.sum($0) }
       var losses = [loss]
       try collective.sum(&losses)
       loss = losses[0]
-      let reduceSeconds = collective.size > 1 ? Self.now() - r0 : 0
+      let reduceSeconds = collective.size > 1 ? ProcessMetrics.monotonicSeconds() - r0 : 0
       let norm = model.gradients.withUnsafeMutableBufferPointer { g in
         let norm = GradientClipping.clipGlobalNorm(g, maxNorm: config.clipNorm)
         if let v = config.clipValue { GradientClipping.clipValue(g, v) }
@@ -294,7 +294,7 @@ public final class Trainer {
         throw TrainingError.nonFiniteUpdate(step: state.step + 1, tensor: bad, checkpoint: lastGoodCheckpoint())
       }
       state.step += 1
-      let seconds = Self.now() - t0
+      let seconds = ProcessMetrics.monotonicSeconds() - t0
       state.elapsedSeconds += seconds
       onEvent(.step(StepRecord(
         step: state.step, totalSteps: config.steps, epoch: state.epoch, loss: loss, learningRate: lr,
@@ -450,11 +450,6 @@ public final class Trainer {
       ?? m.firstNonFiniteTensor(optimizer.second, prefix: "optimizer.second.")?.name
   }
 
-  static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-  }
 }
 
 /// A flag another thread (or a signal handler's queue) raises to stop a run after its step.
