@@ -145,7 +145,7 @@ public struct Checkpoint: Sendable {
 
     let model: ModelConfig = try field(meta, "model", path)
     do { try model.validate() } catch { throw .invalid(path: path, detail: "model: \(error)") }
-    guard model.vocabSize <= 1 << 24, model.embedSize <= 1 << 16, model.hiddenSize <= 1 << 16, model.layers <= 64 else {
+    guard model.sizeBeyondLimit == nil else {
       throw .invalid(path: path, detail: "model sizes out of range: \(model)")
     }
     let record: TokenizerRecord = try field(meta, "tokenizer", path)
@@ -211,7 +211,7 @@ public struct Checkpoint: Sendable {
 
   private static func field<T: Decodable>(_ meta: [String: String], _ key: String, _ path: String) throws(CheckpointError) -> T {
     guard let text = meta[key] else { throw .invalid(path: path, detail: "metadata field '\(key)' is missing") }
-    // The header's rules hold inside it too: JSONDecoder alone would take the last of two keys.
+    // The header's rules hold inside it too: JSONDecoder alone silently takes one of two keys.
     if let problem = StrictJSON.problem(in: text) {
       throw .invalid(path: path, detail: "metadata field '\(key)' is malformed: \(problem)")
     }

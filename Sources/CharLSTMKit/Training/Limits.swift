@@ -1,4 +1,23 @@
 extension ModelConfig {
+  /// The largest embedding width a run may have (and a checkpoint may hold).
+  public static let maxEmbedSize = 1 << 16
+  /// The largest hidden width.
+  public static let maxHiddenSize = 1 << 16
+  /// The most layers.
+  public static let maxLayers = 64
+  /// The largest vocabulary.
+  public static let maxVocabSize = 1 << 24
+
+  /// The first size above its limit (``maxEmbedSize``, ``maxHiddenSize``, ``maxLayers``,
+  /// ``maxVocabSize``), or nil when every size is within its limit.
+  public var sizeBeyondLimit: (setting: TrainingSetting, value: Int, limit: Int)? {
+    let sizes: [(TrainingSetting, Int, Int)] = [
+      (.embedSize, embedSize, Self.maxEmbedSize), (.hiddenSize, hiddenSize, Self.maxHiddenSize),
+      (.layers, layers, Self.maxLayers), (.vocabularySize, vocabSize, Self.maxVocabSize),
+    ]
+    return sizes.first { $0.1 > $0.2 }
+  }
+
   /// Bytes a training run of this model needs, roughly: parameters, gradients and two optimizer
   /// moments, plus the per-window activations (about 12 floats per hidden unit per character
   /// per layer, and the logits).
@@ -14,10 +33,10 @@ extension ModelConfig {
   ///   naming the dimension, or ``TrainingError/exceedsMemory(run:needed:available:reduce:)``.
   public func checkTrainable(batch: Int, seqLength: Int) throws(TrainingError) {
     do { try validate() } catch { throw .invalidModel(error) }
-    if embedSize > 1 << 16 { throw .outOfRange(.embedSize, value: "\(embedSize)", expected: "at most 65536") }
-    if hiddenSize > 1 << 16 { throw .outOfRange(.hiddenSize, value: "\(hiddenSize)", expected: "at most 65536") }
-    if layers > 64 { throw .outOfRange(.layers, value: "\(layers)", expected: "at most 64") }
-    if vocabSize > 1 << 24 { throw .outOfRange(.vocabularySize, value: "\(vocabSize)", expected: "at most 16,777,216 symbols (count rare characters as unknown)") }
+    if let (setting, value, limit) = sizeBeyondLimit {
+      let expected = setting == .vocabularySize ? "at most 16,777,216 symbols (count rare characters as unknown)" : "at most \(limit)"
+      throw .outOfRange(setting, value: "\(value)", expected: expected)
+    }
     let need = estimatedTrainingBytes(batch: batch, seqLength: seqLength)
     let have = HostMemory.physicalBytes
     if have > 0 && need > have {
