@@ -38,13 +38,14 @@ public struct Corpus: Sendable {
   /// to that point, and both parts hold it: the training part ends with it (its last target), the
   /// validation part starts with it (its first input), so every character of every validation
   /// document is predicted, its first one included.
-  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` for a fraction outside [0, 1), or
-  ///   a fraction above 0 when the tokens hold a single document (no cut between documents).
+  /// - Throws: ``TextError/outOfRange(_:value:expected:)`` for a fraction outside [0, 1), or
+  ///   ``TextError/singleDocument(validationFraction:)`` for a fraction above 0 when the tokens
+  ///   hold a single document (no cut between documents).
   public static func split(
     _ tokens: TokenIDs, validationFraction: Double, documentEnd: Int32?
   ) throws(TextError) -> (training: TokenSlice, validation: TokenSlice) {
     guard validationFraction >= 0, validationFraction < 1, validationFraction.isFinite else {
-      throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "a number in [0, 1)")
+      throw .outOfRange(.validationFraction, value: "\(validationFraction)", expected: "a number in [0, 1)")
     }
     let cut = tokens.count - Int((Double(tokens.count) * validationFraction).rounded())
     guard let end = documentEnd, validationFraction > 0 else { return (tokens[..<cut], tokens[cut...]) }
@@ -55,7 +56,7 @@ public struct Corpus: Sendable {
       if i > cut { break }
     }
     guard let e = best else {
-      throw .invalidOption(name: "--val-fraction", value: "\(validationFraction)", expected: "0 for a corpus of one document (validation is cut between documents); give more documents, or --val-fraction 0")
+      throw .singleDocument(validationFraction: validationFraction)
     }
     return (tokens[...e], tokens[e...])
   }
@@ -68,18 +69,18 @@ public struct Corpus: Sendable {
   /// `minCount` 1, so that characters rare here but known to `base` keep their ids (the result
   /// then encodes exactly as ``CorpusLoader/encode(path:with:include:excluding:documents:unknown:)``
   /// with the merged tokenizer does, which a resumed run checks).
-  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` naming the text option (normalization,
+  /// - Throws: ``TextError/outOfRange(_:value:expected:)`` naming the text setting (normalization,
   ///   lowercasing, locale) in which this corpus was read differently from `base`.
   public func extendingVocabulary(of base: Tokenizer) throws(TextError) -> Corpus {
     let mine = tokenizer.options, theirs = base.options
     if mine.normalization != theirs.normalization {
-      throw .invalidOption(name: "--normalize", value: mine.normalization.rawValue, expected: "the model's \(theirs.normalization.rawValue)")
+      throw .outOfRange(.normalization, value: mine.normalization.rawValue, expected: "the model's \(theirs.normalization.rawValue)")
     }
     if mine.lowercase != theirs.lowercase {
-      throw .invalidOption(name: "--lowercase", value: mine.lowercase ? "on" : "off", expected: "the model's \(theirs.lowercase ? "on" : "off")")
+      throw .outOfRange(.lowercase, value: mine.lowercase ? "on" : "off", expected: "the model's \(theirs.lowercase ? "on" : "off")")
     }
     if mine.lowercase && mine.locale != theirs.locale {
-      throw .invalidOption(name: "--locale", value: mine.locale, expected: "the model's '\(theirs.locale)'")
+      throw .outOfRange(.locale, value: mine.locale, expected: "the model's '\(theirs.locale)'")
     }
     let (vocabulary, map) = base.vocabulary.merged(with: tokenizer.vocabulary, minCount: theirs.minCount)
     var renumbered = tokens
@@ -202,11 +203,11 @@ public enum CorpusLoader {
   }
 
   /// The end-of-text id for reading in `documents` mode (nil for a stream).
-  /// - Throws: ``TextError/invalidOption(name:value:expected:)`` when the vocabulary has none.
+  /// - Throws: ``TextError/noEndOfText(documents:)`` when the vocabulary has none.
   private static func endOfText(_ tokenizer: Tokenizer, _ documents: DocumentMode) throws(TextError) -> Int32? {
     guard documents != .stream else { return nil }
     guard let id = tokenizer.endOfTextID else {
-      throw .invalidOption(name: "--documents", value: documents.rawValue, expected: "none: this model's vocabulary has no end-of-text symbol (it was trained on one stream)")
+      throw .noEndOfText(documents: documents)
     }
     return id
   }

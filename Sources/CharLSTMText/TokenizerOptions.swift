@@ -30,13 +30,13 @@ public struct TokenizerOptions: Codable, Equatable, Sendable {
     self.minCount = minCount
   }
 
-  /// Throws when an option is out of range.
+  /// Throws ``TextError/outOfRange(_:value:expected:)`` naming the setting out of range.
   public func validate() throws(TextError) {
     guard minCount >= 1 else {
-      throw .invalidOption(name: "--min-count", value: "\(minCount)", expected: "an integer ≥ 1")
+      throw .outOfRange(.minCount, value: "\(minCount)", expected: "an integer ≥ 1")
     }
     guard locale.utf8.count < 64, locale.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
-      throw .invalidOption(name: "--locale", value: locale, expected: "an ICU locale id such as tr or de_DE")
+      throw .outOfRange(.locale, value: locale, expected: "an ICU locale id such as tr or de_DE")
     }
   }
 }

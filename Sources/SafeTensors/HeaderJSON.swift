@@ -316,38 +316,39 @@ struct StrictJSONParser {
   }
 }
 
+/// The header's strict JSON rules for JSON found inside a header, such as a metadata value
+/// that is itself a JSON document (Foundation's decoders accept duplicate keys and silently keep one).
+public enum StrictJSON {
+  /// Why `text` is not one JSON value under the header's rules (RFC 8259 only, no duplicate
+  /// keys, nesting at most 32 deep), or nil when it is one.
+  public static func problem(in text: String) -> String? {
+    var text = text
+    return text.withUTF8 { b -> String? in
+      do throws(JSONSyntaxError) {
+        _ = try StrictJSONParser.parse(b)
+        return nil
+      } catch {
+        if let key = error.duplicateKey { return "duplicate key \(quote(key))" }
+        return error.message
+      }
+    }
+  }
+}
+
 /// The offset of the first byte that is not part of well-formed UTF-8, or nil if all is valid.
 ///
-/// Rejects overlong encodings, surrogates and scalars above U+10FFFF.
+/// The standard library's UTF-8 parser decides (the one validator, not a hand-written copy):
+/// it rejects overlong encodings, surrogates and scalars above U+10FFFF; the offset is where the
+/// first ill-formed sequence starts.
 func firstInvalidUTF8Offset(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
-  var i = 0
-  let n = b.count
-  while i < n {
-    let c = b[i]
-    if c < 0x80 {
-      i += 1
-      continue
+  var parser = Unicode.UTF8.ForwardParser()
+  var bytes = b.makeIterator()
+  var offset = 0
+  while true {
+    switch parser.parseScalar(from: &bytes) {
+    case .valid(let scalar): offset += scalar.count
+    case .emptyInput: return nil
+    case .error: return offset
     }
-    let len: Int
-    var lo: UInt8 = 0x80
-    var hi: UInt8 = 0xBF
-    switch c {
-    case 0xC2...0xDF: len = 2
-    case 0xE0: len = 3; lo = 0xA0
-    case 0xE1...0xEC, 0xEE...0xEF: len = 3
-    case 0xED: len = 3; hi = 0x9F
-    case 0xF0: len = 4; lo = 0x90
-    case 0xF1...0xF3: len = 4
-    case 0xF4: len = 4; hi = 0x8F
-    default: return i
-    }
-    guard i + len <= n else { return i }
-    let c1 = b[i + 1]
-    guard c1 >= lo && c1 <= hi else { return i }
-    for k in 2..<len {
-      guard b[i + k] & 0xC0 == 0x80 else { return i }
-    }
-    i += len
   }
-  return nil
 }

@@ -100,7 +100,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
       return "\(show(path)): could not save (\(show(reason))); check free disk space, permissions and that the directory exists, then save again"
     case .diskFull(let path, let needed, let available):
       let free = available.map { ", \(megabytes($0)) free" } ?? ""
-      return "\(show(path)): the disk is full: saving needs \(megabytes(needed))\(free); the previous file is unchanged — free some space (or choose another --out) and run again"
+      return "\(show(path)): the disk is full: saving needs \(megabytes(needed))\(free); the previous file is unchanged — free some space (or save to another disk) and run again"
     }
   }
 

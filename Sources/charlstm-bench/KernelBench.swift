@@ -108,20 +108,8 @@ struct KernelBench: ParsableCommand {
       : s + String(repeating: " ", count: w - s.count))
   }
 
-  func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-  }
-
   func randomArray(_ count: Int, _ g: inout SeededGenerator) -> [Float] {
     (0..<count).map { _ in g.nextUnitFloat() * 2 - 1 }
-  }
-
-  func cpuNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
 
   /// Best GFLOP/s over repeated runs of `s` (at least `seconds` in total): per wall-clock
@@ -164,9 +152,9 @@ struct KernelBench: ParsableCommand {
           }
           once()
           while total < seconds || rounds < 3 {
-            let t0 = now(), c0 = cpuNow()
+            let t0 = ProcessMetrics.monotonicSeconds(), c0 = ProcessMetrics.cpuSeconds()
             for _ in 0..<reps { once() }
-            let dt = now() - t0, dc = cpuNow() - c0
+            let dt = ProcessMetrics.monotonicSeconds() - t0, dc = ProcessMetrics.cpuSeconds() - c0
             total += dt
             rounds += 1
             let rate = flops * Double(reps) / dt / 1e9

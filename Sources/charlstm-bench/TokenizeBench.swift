@@ -24,13 +24,13 @@ struct TokenizeBench: ParsableCommand {
 
   func run() throws {
     let options = TokenizerOptions(normalization: normalize)
-    let rssBefore = peakRSSMiB()
+    let rssBefore = ProcessMetrics.peakResidentMiB()
     var corpusResult = try CorpusLoader.load(path: corpus, options: options)
     var times: [Double] = []
     for _ in 0..<repeats {
-      let t0 = DispatchTime.now().uptimeNanoseconds
+      let t0 = ProcessMetrics.monotonicSeconds()
       corpusResult = try CorpusLoader.load(path: corpus, options: options)
-      times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+      times.append(ProcessMetrics.monotonicSeconds() - t0)
     }
     times.sort()
     let median = times[times.count / 2]
@@ -40,7 +40,7 @@ struct TokenizeBench: ParsableCommand {
       "distinct": corpusResult.tokenizer.vocabulary.count, "normalization": normalize.rawValue,
       "seconds": ["median": median, "min": times.first!, "max": times.last!],
       "mb_per_s_median": Double(corpusResult.byteCount) / median / 1e6,
-      "peak_rss_mib": peakRSSMiB(), "rss_before_load_mib": rssBefore,
+      "peak_rss_mib": ProcessMetrics.peakResidentMiB(), "rss_before_load_mib": rssBefore,
       "icu": Tokenizer.icuVersion,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
@@ -48,10 +48,4 @@ struct TokenizeBench: ParsableCommand {
   }
 }
 
-/// Peak resident set size of this process so far, in MiB (getrusage ru_maxrss).
-func peakRSSMiB() -> Double {
-  var usage = rusage()
-  getrusage(RUSAGE_SELF.rawValue, &usage)
-  return Double(usage.ru_maxrss) / 1024
-}
 extension Normalization: ExpressibleByArgument {}

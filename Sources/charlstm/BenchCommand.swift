@@ -59,7 +59,7 @@ struct BenchCommand: ParsableCommand {
     do {
       try trainingConfig.validate()
       try sampling(rep: 0).validate()
-    } catch { throw ValidationError(error.description) }
+    } catch { throw ValidationError(userMessage(error, command: self)) }
     if let json { try JSONAppender.checkPath(json) }
   }
 
@@ -122,16 +122,14 @@ struct BenchCommand: ParsableCommand {
       let sampler = Sampler(model: m, tokenizer: tokenizer)
       var rates: [Double] = []
       for rep in 0..<(sampleWarmup + sampleReps) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = ProcessMetrics.monotonicSeconds()
         sampler.stream(prompt: [0], options: sampling(rep: rep)) { _, _ in }
-        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let dt = ProcessMetrics.monotonicSeconds() - t0
         if rep >= sampleWarmup { rates.append(Double(sampleLen) / dt) }
       }
       result["sample"] = ["chars_per_s": stats(rates), "len": sampleLen, "temperature": temperature, "gflops_median": median(rates) * Double(fwd) / 1e9]
     }
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    result["peak_rss_mib"] = Double(usage.ru_maxrss) / 1024
+    result["peak_rss_mib"] = ProcessMetrics.peakResidentMiB()
     // What one thread of this machine can do at all (an FMA-only loop, after the timing): the
     // ceiling that GFLOP/s figures, ours and the peer's, are read against.
     result["fma_peak_gflops_per_thread"] = Kernels.measuredFMAPeak(seconds: 0.2)

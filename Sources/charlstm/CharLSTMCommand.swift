@@ -52,27 +52,6 @@ struct CharLSTMCommand: ParsableCommand {
   }
 }
 
-/// One line for an error raised while a command runs: library errors describe values, and
-/// the few that need a flag to fix them get it here.
-func userMessage(_ error: Error, command: ParsableCommand) -> String {
-  switch error {
-  case let e as ValidationError: return e.message
-  case TrainingError.ranksChanged(let then, _) where command is TrainCommand:
-    return "\(error); resume it with: \(then > 1 ? "mpirun -np \(then) charlstm train --resume CKPT --distributed" : "charlstm train --resume CKPT (without mpirun)")"
-  case let e as TextError:
-    if case .unknownCharacters = e {
-      switch command {
-      case is TrainCommand: return e.description + "; resume on the corpus the checkpoint was trained on"
-      default: return e.description + "; remove them or pass --drop-unknown"
-      }
-    }
-    return e.description
-  case let e as CustomStringConvertible: return e.description
-  case let e as LocalizedError: return e.errorDescription ?? "\(error)"
-  default: return "\(error)"
-  }
-}
-
 /// One line on standard error, exit 1.
 func fail(_ message: String) -> Never {
   FileHandle.standardError.write(Data("charlstm: error: \(message)\n".utf8))

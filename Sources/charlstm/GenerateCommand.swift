@@ -92,13 +92,13 @@ struct GenerateCommand: ParsableCommand {
     if overwrite && output == nil { throw ValidationError("--overwrite applies to --output FILE; add --output") }
     if let w = beamWidth {
       if count != 1 { throw ValidationError("--beam finds the one most likely text per prompt; leave out --count") }
-      do { try BeamSearch(width: w, length: length).validate() } catch { throw ValidationError(error.description) }
+      do { try BeamSearch(width: w, length: length).validate() } catch { throw ValidationError(userMessage(error, command: self)) }
     }
     // One text streams in constant memory; several are kept until printed (checked again
     // with the number of prompts once the file is read).
     do {
       if count > 1 { try options.validateStored() } else { try options.validate() }
-    } catch { throw ValidationError(error.description) }
+    } catch { throw ValidationError(userMessage(error, command: self)) }
   }
 
   func run() throws {

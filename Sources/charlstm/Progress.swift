@@ -49,7 +49,7 @@ final class TrainingProgress {
     self.lastValidation = lastValidation
   }
 
-  private static func now() -> Double { Date().timeIntervalSinceReferenceDate }
+  private static func now() -> Double { ProcessMetrics.monotonicSeconds() }
 
   func step(_ r: StepRecord) {
     guard !quiet else { return }
@@ -173,7 +173,7 @@ final class TaskProgress: Sendable {
   private let label: String
   private let total: Int
   private let live: Bool
-  private let start = Date()
+  private let start = ProcessMetrics.monotonicSeconds()
 
   /// Starts showing progress of `label` over `total` bytes (0: unknown) unless `quiet`.
   init(_ label: String, totalBytes total: Int, quiet: Bool, live: Bool = standardErrorIsTerminal) {
@@ -200,7 +200,7 @@ final class TaskProgress: Sendable {
   private func tick() -> Bool {
     state.withLock { s in
       if s.finished { return false }
-      let elapsed = Date().timeIntervalSince(start)
+      let elapsed = ProcessMetrics.monotonicSeconds() - start
       guard elapsed >= 0.5 else { return true }
       let line = "\(label) · " + amount(s.done) + " · " + formatDuration(elapsed)
       if live {

@@ -24,7 +24,7 @@ struct TokenizerFlags: ParsableArguments {
 
   func validate() throws {
     guard minCount >= 1 else { throw ValidationError("--min-count must be at least 1 (1 keeps every character)") }
-    do { try options.validate() } catch { throw ValidationError(error.description) }
+    do { try options.validate() } catch { throw ValidationError(userMessage(error)) }
   }
 }
 

@@ -229,7 +229,7 @@ struct TrainCommand: ParsableCommand {
       try prepareDirectory(for: out)
     }
     let loaded = try loadCorpus(options: text.options, documents: documents ?? .stream, files: files)
-    let config = try newConfig(characters: loaded.tokens.count, ranks)
+    let config = try newConfig(corpus: loaded, ranks)
     let (train, val) = try loaded.split(validationFraction: config.validationFraction)
     let model = ModelConfig(
       vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
@@ -259,7 +259,7 @@ struct TrainCommand: ParsableCommand {
     var options = parent.tokenizer.options
     options.minCount = 1
     let loaded = try loadCorpus(options: options, documents: documents ?? parent.corpus?.documents ?? .stream, files: files)
-    let config = try newConfig(characters: loaded.tokens.count, ranks)
+    let config = try newConfig(corpus: loaded, ranks)
     let plan = try FineTuning(parent: parent, path: parentPath, corpus: loaded, dropout: dropout, seed: config.seed)
     let (train, val) = try plan.corpus.split(validationFraction: config.validationFraction)
     if !quiet {
@@ -281,7 +281,7 @@ struct TrainCommand: ParsableCommand {
   private func loadParent(_ path: String, _ ranks: Ranks) throws -> Checkpoint {
     let parent: Checkpoint
     do { parent = try ranks.checkpoint(at: path) } catch let e as CheckpointError {
-      throw ValidationError("--init-from \(e.description)")
+      throw ValidationError("--init-from \(userMessage(e, command: self))")
     }
     guard parent.training != nil, parent.state != nil else {
       throw ValidationError("--init-from \(path) holds weights only (no training state); give a checkpoint written by 'charlstm train' (NAME.safetensors or NAME.best.safetensors)")
@@ -332,15 +332,15 @@ struct TrainCommand: ParsableCommand {
     Output.note("corpus \(corpus ?? DefaultCorpus.recordedPath): \(counted(c.byteCount, "byte")), \(counted(c.tokens.count - (c.documents == .stream ? 0 : c.documentCount + 1), "character"))\(docs), \(c.tokenizer.vocabulary.count) distinct · train \(grouped(train.count)) · validation \(grouped(val.count))")
   }
 
-  /// The training configuration of a new run (fresh or fine-tuned) on `characters` tokens.
-  private func newConfig(characters: Int, _ ranks: Ranks) throws -> TrainingConfig {
+  /// The training configuration of a new run (fresh or fine-tuned) on `corpus`.
+  private func newConfig(corpus: Corpus, _ ranks: Ranks) throws -> TrainingConfig {
     var config = trainingConfig(base: TrainingConfig())
     config.precision = numerics.matrixProducts  // a resume keeps the checkpoint's instead
     config.ranks = ranks.recorded
     if let epochs {
-      // An invalid --val-fraction (NaN, negative) is refused by the trainer below; never trap here.
-      let fraction = config.validationFraction >= 0 && config.validationFraction < 1 ? config.validationFraction : 0
-      let trainChars = Int(Double(characters) * (1 - fraction))
+      // Passes over the training part as the run cuts it; an invalid --val-fraction is refused
+      // by that split right after this.
+      let trainChars = (try? corpus.split(validationFraction: config.validationFraction).training.count) ?? corpus.tokens.count
       let windows = max(0, (trainChars - 1) / max(1, config.batch) / max(1, config.seqLength))
       let (total, overflow) = epochs.multipliedReportingOverflow(by: windows)
       if overflow || total > 1 << 40 {

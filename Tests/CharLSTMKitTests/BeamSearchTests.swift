@@ -83,11 +83,11 @@ import Testing
     #expect(beam.tokens == greedy && beam.finish == .length)
   }
 
-  /// Widths and lengths out of range name their option.
+  /// Widths and lengths out of range name their setting.
   @Test func optionsAreChecked() {
-    #expect(throws: TrainingError.self) { try BeamSearch(width: 0, length: 10).validate() }
-    #expect(throws: TrainingError.self) { try BeamSearch(width: 2000, length: 10).validate() }
-    #expect(throws: TrainingError.self) { try BeamSearch(width: 1000, length: 1_000_000).validate() }
+    #expect(throws: SamplingError.outOfRange(.beamWidth, value: "0", expected: "an integer from 1 to 1,024")) { try BeamSearch(width: 0, length: 10).validate() }
+    #expect(throws: SamplingError.self) { try BeamSearch(width: 2000, length: 10).validate() }
+    #expect(throws: SamplingError.beamTooLong(width: 1000, length: 1_000_000, maxLength: 10_000)) { try BeamSearch(width: 1000, length: 1_000_000).validate() }
     #expect(throws: Never.self) { try BeamSearch(width: 8, length: 1000).validate() }
   }
 }

@@ -77,6 +77,46 @@ import Testing
     }
   }
 
+  /// The metadata fields that hold JSON (model, tokenizer, training, …) follow the header's
+  /// strict rules: a repeated key, of which JSONDecoder alone silently keeps one (the first, on
+  /// Linux), is refused by name, at any depth.
+  @Test func duplicateKeysInNestedMetadataAreRefused() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("c.safetensors")
+    _ = try trained(steps: 3, path: path)
+    let original = try SafeTensorsFile.load(contentsOf: path)
+    func rewrite(_ key: String, _ of: String, _ with: String) throws -> String {
+      var meta = original.metadata
+      let edited = meta[key]!.replacingOccurrences(of: of, with: with)
+      #expect(edited != meta[key], "\(of) not found in \(key)")
+      meta[key] = edited
+      var w = SafeTensorsWriter(metadata: meta)
+      for name in original.tensorNames {
+        let info = original.info(name)!
+        w.add(name, dtype: info.dtype, shape: info.shape, bytes: try original.rawBytes(name))
+      }
+      let out = dir.file(UUID().uuidString + ".safetensors")
+      try w.write(to: out)
+      return out
+    }
+    // One of the two values is the true one: a decoder that keeps it would load the file.
+    let cases: [(file: String, field: String, key: String)] = [
+      (try rewrite("model", "\"hiddenSize\":24", "\"hiddenSize\":25,\"hiddenSize\":24"), "model", "hiddenSize"),
+      (try rewrite("training", "\"batch\":4", "\"batch\":8,\"batch\":4"), "training", "batch"),
+      (try rewrite("tokenizer", "\"minCount\":1", "\"minCount\":2,\"minCount\":1"), "tokenizer", "minCount"),
+    ]
+    for c in cases {
+      do {
+        _ = try Checkpoint.load(from: c.file)
+        Issue.record("a duplicate \(c.key) in \(c.field) was accepted")
+      } catch {
+        #expect(error.description.contains("metadata field '\(c.field)' is malformed: duplicate key '\(c.key)'"), "\(error.description)")
+      }
+    }
+    #expect(throws: Never.self) { try Checkpoint.load(from: try rewrite("model", "\"hiddenSize\":24", "\"hiddenSize\" : 24")) }
+  }
+
   @Test func sameSeedSameTextAndTemperatureZeroIsArgmax() throws {
     let dir = TempDir()
     defer { dir.cleanup() }

@@ -1,4 +1,4 @@
-import CharLSTMKit
+@testable import CharLSTMKit
 import Foundation
 import Testing
 
@@ -55,6 +55,27 @@ import Testing
     #expect(read.validations.map(\.step) == [10, 12])
     #expect(read.steps.allSatisfy { $0.learningRate == config.learningRate && $0.gradientNorm != nil && $0.charsPerSecond != nil })
     #expect(read.sessions == 1)
+    // The line format: one JSON object per line, keys sorted (so every line of a type reads
+    // the same), no spaces, paths with their slashes as written, non-finite numbers as null.
+    let lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n").map(String.init)
+    func keys(_ line: String) throws -> [String] {
+      try line.matches(of: Regex(#"(?:^\{|,)"([a-z_]+)":"#)).map { String($0.output[1].substring!) }
+    }
+    func line(_ type: String) throws -> String { try #require(lines.first { $0.contains("\"type\":\"\(type)\"") }, "no \(type) line") }
+    let start = try line("start")
+    #expect(start.hasPrefix("{\"checkpoint\":\"\(ckpt)\",") && start.contains(",\"model\":{") && start.contains(",\"training\":{"), "\(start)")
+    #expect(try keys(line("step")) == ["chars_per_s", "elapsed", "epoch", "grad_norm", "loss", "lr", "ms", "step", "time", "type"])
+    #expect(try keys(line("validation")) == ["best", "bpc", "elapsed", "improved", "loss", "step", "time", "type"])
+    #expect(try keys(line("checkpoint")) == ["best", "elapsed", "path", "step", "time", "type"])
+    #expect(try keys(line("end")) == ["elapsed", "reason", "step", "time", "type"])
+    #expect(try line("end").contains("\"reason\":\"completed\""))
+    #expect(lines.allSatisfy { !$0.contains(" ") && $0.hasPrefix("{") && $0.hasSuffix("}") })
+    // Non-finite numbers (a diverged step) are written as null, which the reader skips.
+    var record = RunLogRecord(type: "step")
+    record.loss = .nan
+    record.gradNorm = .infinity
+    let encoded = String(decoding: try RunLogWriter.encoder.encode(record), as: UTF8.self)
+    #expect(encoded.contains("\"loss\":null") && encoded.contains("\"grad_norm\":null"), "\(encoded)")
 
     // Reopening for a resume at step 5 drops later lines.
     _ = try RunLogWriter(path: log.path, resumingAt: 5)

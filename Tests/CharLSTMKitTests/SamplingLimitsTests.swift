@@ -58,21 +58,22 @@ import Testing
     #expect(seen == 1000)
   }
 
-  @Test func optionRangesNameTheirFlag() {
-    let cases: [(SamplingOptions, String)] = [
-      (SamplingOptions(temperature: -1), "--temperature"), (SamplingOptions(temperature: .nan), "--temperature"),
-      (SamplingOptions(temperature: 101), "--temperature"), (SamplingOptions(temperature: .infinity), "--temperature"),
-      (SamplingOptions(topK: -1), "--top-k"), (SamplingOptions(topK: Int.max), "--top-k"),
-      (SamplingOptions(topP: 0), "--top-p"), (SamplingOptions(topP: .nan), "--top-p"),
-      (SamplingOptions(length: -1), "--length"), (SamplingOptions(count: 0), "--count"),
-      (SamplingOptions(count: 10_001), "--count"), (SamplingOptions(count: 100_000_000), "10,000"),
+  @Test func optionRangesNameTheirSetting() {
+    let cases: [(SamplingOptions, SamplingSetting, String)] = [
+      (SamplingOptions(temperature: -1), .temperature, "temperature"), (SamplingOptions(temperature: .nan), .temperature, "temperature"),
+      (SamplingOptions(temperature: 101), .temperature, "temperature"), (SamplingOptions(temperature: .infinity), .temperature, "temperature"),
+      (SamplingOptions(topK: -1), .topK, "top-k"), (SamplingOptions(topK: Int.max), .topK, "top-k"),
+      (SamplingOptions(topP: 0), .topP, "top-p"), (SamplingOptions(topP: .nan), .topP, "top-p"),
+      (SamplingOptions(length: -1), .length, "length"), (SamplingOptions(count: 0), .count, "text count"),
+      (SamplingOptions(count: 10_001), .count, "text count"), (SamplingOptions(count: 100_000_000), .count, "10,000"),
     ]
-    for (o, needle) in cases {
+    for (o, setting, needle) in cases {
       do {
         try o.validate()
         Issue.record("\(o) was accepted")
       } catch {
-        #expect(error.description.contains(needle), "\(error.description)")
+        guard case .outOfRange(setting, _, _) = error else { Issue.record("\(error) does not name \(setting)"); continue }
+        #expect(error.description.contains(needle) && !error.description.contains("--"), "\(error.description)")
       }
     }
     // Streaming takes any length; keeping the texts is bounded by count × length.
@@ -83,7 +84,7 @@ import Testing
         try SamplingOptions(length: length, count: count).validateStored()
         Issue.record("\(count) × \(length) was accepted")
       } catch {
-        #expect(error.description.contains("--count × --length") && error.description.contains("100,000,000"))
+        #expect(error == .tooManyStoredCharacters(count: count, length: length) && error.description.contains("100,000,000"))
       }
     }
     #expect(SamplingOptions(length: Int.max, count: 2).storedCharacters == nil)
@@ -95,7 +96,7 @@ import Testing
       try Sampler.checkMemory(model: huge, options: SamplingOptions(), storing: false)
       Issue.record("a model of \(huge.parameterCount) parameters was accepted")
     } catch {
-      #expect(error.description.contains("fits in memory") && !error.description.contains("\n"), "\(error.description)")
+      #expect(error.description.contains("does not fit in memory") && !error.description.contains("\n"), "\(error.description)")
     }
     let small = ModelConfig(vocabSize: 65, embedSize: 64, hiddenSize: 128, layers: 2)
     try Sampler.checkMemory(model: small, options: SamplingOptions(count: 10_000), storing: true)
@@ -119,12 +120,14 @@ import Testing
     let long = Evaluation.meanLoss(model: model, tokens: tokens, batch: 1, seqLength: 1 << 16)
     let exact = Evaluation.meanLoss(model: model, tokens: tokens, batch: 1, seqLength: tokens.count - 1)
     #expect(long.count == exact.count && long.loss == exact.loss)
-    for (b, t, needle) in [(0, 10, "--streams"), (1 << 16 + 1, 10, "--streams"), (1, 0, "--seq"), (1, 1_000_000_000_000, "--seq")] {
+    let streams = TrainingSetting.evaluationStreams, window = TrainingSetting.evaluationSeqLength
+    for (b, t, setting) in [(0, 10, streams), (1 << 16 + 1, 10, streams), (1, 0, window), (1, 1_000_000_000_000, window)] {
       do {
         try Evaluation.check(model: config, tokens: tokens.count, batch: b, seqLength: t)
-        Issue.record("--streams \(b) --seq \(t) accepted")
+        Issue.record("\(b) streams × \(t) steps accepted")
       } catch {
-        #expect(error.description.contains(needle), "\(error.description)")
+        guard case .outOfRange(setting, _, _) = error else { Issue.record("\(error) does not name \(setting)"); continue }
+        #expect(error.description.contains(setting.rawValue), "\(error.description)")
       }
     }
     try Evaluation.check(model: config, tokens: tokens.count, batch: 1 << 16, seqLength: 1 << 16)
@@ -134,7 +137,8 @@ import Testing
       try Evaluation.check(model: wide, tokens: 1 << 40, batch: 1 << 16, seqLength: 1 << 16)
       Issue.record("a 2^32-row window was accepted")
     } catch {
-      #expect(error.description.contains("fits in memory") && error.description.contains("--streams"), "\(error.description)")
+      guard case .exceedsMemory(_, _, _, let reduce) = error else { Issue.record("\(error)"); return }
+      #expect(reduce == [streams, window] && error.description.contains("does not fit in memory"), "\(error.description)")
     }
   }
 }

@@ -249,15 +249,49 @@ import Testing
     #expect(abs(p[0] - 0.9) < 1e-6 && abs(p[1] - 1.1) < 1e-6)
   }
 
+  /// A resumed run keeps its data layout: the carried state holds B streams and the position
+  /// counts windows of B × T, so another batch or sequence length is refused by the trainer
+  /// itself with a typed error (it used to reach a precondition when only the CLI refused it).
+  @Test func resumingWithAnotherBatchOrSequenceLengthIsRefused() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("run.safetensors")
+    let (first, _, ids) = try makeTrainer(steps: 3, path: path)
+    try first.run()
+    let ckpt = try Checkpoint.load(from: path)
+    let saved = try #require(ckpt.training)
+    let cut = ids.count - ids.count / 10
+    var wider = saved
+    wider.batch = saved.batch + 2
+    #expect(throws: TrainingError.layoutChanged(checkpointBatch: saved.batch, checkpointSeqLength: saved.seqLength, batch: saved.batch + 2, seqLength: saved.seqLength)) {
+      try Trainer(resuming: ckpt, config: wider, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    }
+    var longer = saved
+    longer.seqLength = saved.seqLength * 2
+    #expect(throws: TrainingError.layoutChanged(checkpointBatch: saved.batch, checkpointSeqLength: saved.seqLength, batch: saved.batch, seqLength: saved.seqLength * 2)) {
+      try Trainer(resuming: ckpt, config: longer, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    }
+    // A checkpoint whose training record was lost still has its carried state's B.
+    var bare = ckpt
+    bare.training = nil
+    #expect(throws: TrainingError.self) {
+      try Trainer(resuming: bare, config: wider, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    }
+    #expect(throws: Never.self) {
+      try Trainer(resuming: ckpt, config: saved, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    }
+  }
+
   @Test func invalidOptionsAreRejectedWithTheirNames() {
     var t = TrainingConfig()
     t.learningRate = 0
-    #expect(throws: TrainingError.invalidOption(name: "--lr", value: "0.0", expected: "a number > 0, e.g. 2e-3")) { try t.validate() }
+    #expect(throws: TrainingError.outOfRange(.learningRate, value: "0.0", expected: "a number > 0, e.g. 2e-3")) { try t.validate() }
+    #expect(TrainingError.outOfRange(.batch, value: "0", expected: "an integer from 1 to 65536").description == "batch size 0 is out of range: expected an integer from 1 to 65536")
     t = TrainingConfig()
     t.validationFraction = 1
     #expect(throws: TrainingError.self) { try t.validate() }
-    #expect(throws: TrainingError.self) { try SamplingOptions(temperature: -1).validate() }
-    #expect(throws: TrainingError.self) { try SamplingOptions(topP: 0).validate() }
-    #expect(throws: TrainingError.self) { try SamplingOptions(topK: -1).validate() }
+    #expect(throws: SamplingError.self) { try SamplingOptions(temperature: -1).validate() }
+    #expect(throws: SamplingError.self) { try SamplingOptions(topP: 0).validate() }
+    #expect(throws: SamplingError.self) { try SamplingOptions(topK: -1).validate() }
   }
 }

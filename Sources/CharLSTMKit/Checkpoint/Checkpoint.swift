@@ -145,7 +145,7 @@ public struct Checkpoint: Sendable {
 
     let model: ModelConfig = try field(meta, "model", path)
     do { try model.validate() } catch { throw .invalid(path: path, detail: "model: \(error)") }
-    guard model.vocabSize <= 1 << 24, model.embedSize <= 1 << 16, model.hiddenSize <= 1 << 16, model.layers <= 64 else {
+    guard model.sizeBeyondLimit == nil else {
       throw .invalid(path: path, detail: "model sizes out of range: \(model)")
     }
     let record: TokenizerRecord = try field(meta, "tokenizer", path)
@@ -211,6 +211,10 @@ public struct Checkpoint: Sendable {
 
   private static func field<T: Decodable>(_ meta: [String: String], _ key: String, _ path: String) throws(CheckpointError) -> T {
     guard let text = meta[key] else { throw .invalid(path: path, detail: "metadata field '\(key)' is missing") }
+    // The header's rules hold inside it too: JSONDecoder alone silently takes one of two keys.
+    if let problem = StrictJSON.problem(in: text) {
+      throw .invalid(path: path, detail: "metadata field '\(key)' is malformed: \(problem)")
+    }
     do {
       return try JSONDecoder().decode(T.self, from: Data(text.utf8))
     } catch {
@@ -304,7 +308,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
     case .unsupportedVersion(let path, let found):
       return "\(path): checkpoint format version \(found), this charlstm reads versions \(Checkpoint.oldestFormatVersion) to \(Checkpoint.formatVersion); use the charlstm version that wrote it"
     case .nonFinite(let path, let tensor, let index):
-      return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower --lr"
+      return "\(path): tensor \(tensor) holds a non-finite value (NaN or ±inf, at index \(index)); the model diverged — use an earlier checkpoint (e.g. the .best one) or retrain with a lower learning rate"
     case .invalid(let path, let detail):
       return "\(path): not a valid charlstm checkpoint (\(detail)); it may be damaged: use another checkpoint (e.g. the .best one) or retrain"
     }

@@ -59,9 +59,9 @@ public enum CheckpointLockError: Error, CustomStringConvertible, Sendable {
   public var description: String {
     switch self {
     case .held(let c):
-      return "\(c): another charlstm train is writing this checkpoint; wait for it, stop it, or choose another --out"
+      return "\(c): another training run is writing this checkpoint; wait for it, stop it, or write to another checkpoint path"
     case .cannotCreate(let p, let reason):
-      return "\(p): cannot create the lock file (\(reason)); check that the checkpoint folder is writable or choose another --out"
+      return "\(p): cannot create the lock file (\(reason)); check that the checkpoint folder is writable or write to another checkpoint path"
     }
   }
 }

@@ -297,37 +297,46 @@ public final class RunLogWriter {
   public func start(trainer: Trainer, resumedFrom checkpoint: String?, extra: [String: String] = [:]) {
     elapsed = trainer.state.elapsedSeconds
     step = trainer.state.step
-    var fields: [(String, String)] = []
-    if let checkpoint { fields.append(("from", Self.quoted(checkpoint))) }
-    if let path = trainer.checkpointPath { fields.append(("checkpoint", Self.quoted(path))) }
-    fields.append(("model", Self.encoded(trainer.model.config)))
-    fields.append(("training", Self.encoded(trainer.config)))
-    if let corpus = trainer.corpus { fields.append(("corpus", Self.encoded(corpus))) }
-    if let origin = trainer.origin { fields.append(("init_from", Self.encoded(origin))) }
-    for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append((k, Self.quoted(v))) }
-    write(type: checkpoint == nil ? "start" : "resume", fields)
+    var r = RunLogRecord(type: checkpoint == nil ? "start" : "resume")
+    r.from = checkpoint
+    r.checkpoint = trainer.checkpointPath
+    r.model = trainer.model.config
+    r.training = trainer.config
+    r.corpus = trainer.corpus
+    r.initFrom = trainer.origin
+    r.extra = extra
+    write(r)
   }
 
   /// Records one training event (steps, validations, checkpoints; samples are not logged).
   public func record(_ event: TrainingEvent) {
     switch event {
-    case .step(let r):
-      elapsed = r.elapsedSeconds
-      step = r.step
-      write(type: "step", [
-        ("epoch", "\(r.epoch)"), ("loss", Self.number(r.loss)), ("lr", Self.number(r.learningRate)),
-        ("grad_norm", Self.number(r.gradientNorm)), ("chars_per_s", Self.number(r.charsPerSecond.rounded())),
-        ("ms", Self.number((r.milliseconds * 1000).rounded() / 1000)),
-      ] + (r.reduceMilliseconds > 0 ? [("reduce_ms", Self.number((r.reduceMilliseconds * 1000).rounded() / 1000))] : []))
+    case .step(let s):
+      elapsed = s.elapsedSeconds
+      step = s.step
+      var r = RunLogRecord(type: "step")
+      r.epoch = s.epoch
+      r.loss = s.loss
+      r.lr = s.learningRate
+      r.gradNorm = s.gradientNorm
+      r.charsPerSecond = s.charsPerSecond.rounded()
+      r.ms = (s.milliseconds * 1000).rounded() / 1000
+      if s.reduceMilliseconds > 0 { r.reduceMs = (s.reduceMilliseconds * 1000).rounded() / 1000 }
+      write(r)
     case .validation(let s, let loss, let best, let improved):
       step = s
-      write(type: "validation", [
-        ("loss", Self.number(loss)), ("bpc", Self.number(loss / M_LN2)), ("best", Self.number(best)),
-        ("improved", improved ? "true" : "false"),
-      ])
+      var r = RunLogRecord(type: "validation")
+      r.loss = loss
+      r.bpc = loss / M_LN2
+      r.best = .loss(best)
+      r.improved = improved
+      write(r)
     case .checkpoint(let path, let s, let best):
       step = s
-      write(type: "checkpoint", [("path", Self.quoted(path)), ("best", best ? "true" : "false")])
+      var r = RunLogRecord(type: "checkpoint")
+      r.path = path
+      r.best = .isBest(best)
+      write(r)
     case .sample:
       break
     }
@@ -337,14 +346,19 @@ public final class RunLogWriter {
   public func end(reason: StopReason, trainer: Trainer) {
     elapsed = trainer.state.elapsedSeconds
     step = trainer.state.step
-    write(type: "end", [("reason", Self.quoted(reason.rawValue))])
+    var r = RunLogRecord(type: "end")
+    r.reason = reason.rawValue
+    write(r)
   }
 
-  private func write(type: String, _ fields: [(String, String)]) {
-    var line = "{\"type\":\"\(type)\",\"step\":\(step)"
-    for (k, v) in fields { line += ",\"\(k)\":\(v)" }
-    line += ",\"elapsed\":\(Self.number((elapsed * 1000).rounded() / 1000)),\"time\":\"\(Self.timestamp())\"}\n"
-    var bytes = Array(line.utf8)
+  /// Writes `record` as one line, with the session's step, elapsed training time and the time.
+  private func write(_ record: RunLogRecord) {
+    var record = record
+    record.step = step
+    record.elapsed = (elapsed * 1000).rounded() / 1000
+    record.time = Self.timestamp()
+    guard var bytes = try? Self.encoder.encode(record) else { return }
+    bytes.append(0x0A)
     bytes.withUnsafeMutableBytes { buf in
       var done = 0
       while done < buf.count {
@@ -360,23 +374,12 @@ public final class RunLogWriter {
     }
   }
 
-  /// A JSON number (non-finite values, which JSON cannot hold, become null).
-  static func number(_ x: Double) -> String {
-    guard x.isFinite else { return "null" }
-    if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
-    return "\(x)"
-  }
-
-  static func quoted(_ s: String) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
-    return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-  }
-
-  static func encoded<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-  }
+  /// One line per record: keys sorted, no whitespace, paths with their slashes as written.
+  static let encoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return e
+  }()
 
   static func timestamp() -> String {
     var ts = timespec()
@@ -387,5 +390,90 @@ public final class RunLogWriter {
     return String(
       format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
       Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1_000_000))
+  }
+}
+
+/// One line of a run log (see ``RunLog`` for the fields of each type), written by
+/// ``RunLogWriter`` with `JSONEncoder` (keys sorted). Fields a type does not have are nil and
+/// left out. JSON cannot hold NaN or ±inf: a non-finite number is `null`.
+struct RunLogRecord: Encodable {
+  /// `"best"` is the best validation loss on a validation line, whether the checkpoint is the
+  /// best one on a checkpoint line.
+  enum Best {
+    case loss(Double)
+    case isBest(Bool)
+  }
+
+  var type: String
+  var step = 0
+  // start, resume
+  var from: String?
+  var checkpoint: String?
+  var model: ModelConfig?
+  var training: TrainingConfig?
+  var corpus: CorpusInfo?
+  var initFrom: CheckpointOrigin?
+  var extra: [String: String] = [:]
+  // step
+  var epoch: Int?
+  var loss: Double?
+  var lr: Double?
+  var gradNorm: Double?
+  var charsPerSecond: Double?
+  var ms: Double?
+  var reduceMs: Double?
+  // validation, checkpoint
+  var bpc: Double?
+  var best: Best?
+  var improved: Bool?
+  var path: String?
+  // end
+  var reason: String?
+  var elapsed = 0.0
+  var time = ""
+
+  init(type: String) { self.type = type }
+
+  private struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: Key.self)
+    func number(_ x: Double?, _ key: String) throws {
+      guard let x else { return }
+      if x.isFinite { try c.encode(x, forKey: Key(key)) } else { try c.encodeNil(forKey: Key(key)) }
+    }
+    try c.encode(type, forKey: Key("type"))
+    try c.encode(step, forKey: Key("step"))
+    try c.encodeIfPresent(from, forKey: Key("from"))
+    try c.encodeIfPresent(checkpoint, forKey: Key("checkpoint"))
+    try c.encodeIfPresent(model, forKey: Key("model"))
+    try c.encodeIfPresent(training, forKey: Key("training"))
+    try c.encodeIfPresent(corpus, forKey: Key("corpus"))
+    try c.encodeIfPresent(initFrom, forKey: Key("init_from"))
+    for (k, v) in extra.sorted(by: { $0.key < $1.key }) { try c.encode(v, forKey: Key(k)) }
+    try c.encodeIfPresent(epoch, forKey: Key("epoch"))
+    try c.encodeIfPresent(path, forKey: Key("path"))
+    try number(loss, "loss")
+    try number(lr, "lr")
+    try number(gradNorm, "grad_norm")
+    try number(charsPerSecond, "chars_per_s")
+    try number(ms, "ms")
+    try number(reduceMs, "reduce_ms")
+    try number(bpc, "bpc")
+    switch best {
+    case .loss(let x): try number(x, "best")
+    case .isBest(let b): try c.encode(b, forKey: Key("best"))
+    case nil: break
+    }
+    try c.encodeIfPresent(improved, forKey: Key("improved"))
+    try c.encodeIfPresent(reason, forKey: Key("reason"))
+    try number(elapsed, "elapsed")
+    try c.encode(time, forKey: Key("time"))
   }
 }

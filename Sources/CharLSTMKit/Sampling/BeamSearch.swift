@@ -55,11 +55,12 @@ public struct BeamSearch {
     }
   }
 
-  /// Throws with the option named when a value is out of range.
-  public func validate() throws(TrainingError) {
-    if width < 1 || width > Self.maxWidth { throw .invalidOption(name: "--beam", value: "\(width)", expected: "an integer from 1 to 1,024") }
+  /// Throws ``SamplingError/outOfRange(_:value:expected:)`` for a width out of range, or
+  /// ``SamplingError/beamTooLong(width:length:maxLength:)``.
+  public func validate() throws(SamplingError) {
+    if width < 1 || width > Self.maxWidth { throw .outOfRange(.beamWidth, value: "\(width)", expected: "an integer from 1 to 1,024") }
     if length < 0 || length > Self.maxCharacters / max(1, width) {
-      throw .invalidOption(name: "--length", value: "\(length)", expected: "at most \(Self.maxCharacters / max(1, width)) with --beam \(width) (--beam × --length ≤ 10,000,000: the search keeps every hypothesis's characters, 16 bytes each)")
+      throw .beamTooLong(width: width, length: length, maxLength: Self.maxCharacters / max(1, width))
     }
   }
 

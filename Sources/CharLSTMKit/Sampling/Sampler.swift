@@ -55,26 +55,26 @@ public struct SamplingOptions: Sendable, Equatable {
     return overflow ? nil : n
   }
 
-  /// Throws with the option named when a value is out of range. Any `length` ≥ 0 is valid
-  /// here (streaming keeps nothing); storing texts is bounded by ``validateStored()``.
-  public func validate() throws(TrainingError) {
+  /// Throws ``SamplingError/outOfRange(_:value:expected:)`` naming the setting when a value is
+  /// out of range. Any `length` ≥ 0 is valid here (streaming keeps nothing); storing texts is
+  /// bounded by ``validateStored()``.
+  public func validate() throws(SamplingError) {
     if !(temperature >= 0 && temperature <= Self.maxTemperature) {
-      throw .invalidOption(name: "--temperature", value: "\(temperature)", expected: "a number from 0 to 100 (0 = always the most likely character; below 1e-4 counts as 0)")
+      throw .outOfRange(.temperature, value: "\(temperature)", expected: "a number from 0 to 100 (0 = always the most likely character; below 1e-4 counts as 0)")
     }
-    if topK < 0 || topK > 1 << 24 { throw .invalidOption(name: "--top-k", value: "\(topK)", expected: "an integer from 0 (off) to 16,777,216") }
-    if !(topP > 0 && topP <= 1) { throw .invalidOption(name: "--top-p", value: "\(topP)", expected: "a number in (0, 1]") }
-    if length < 0 { throw .invalidOption(name: "--length", value: "\(length)", expected: "an integer ≥ 0") }
-    if count < 1 || count > Self.maxCount { throw .invalidOption(name: "--count", value: "\(count)", expected: "an integer from 1 to 10,000") }
+    if topK < 0 || topK > 1 << 24 { throw .outOfRange(.topK, value: "\(topK)", expected: "an integer from 0 (off) to 16,777,216") }
+    if !(topP > 0 && topP <= 1) { throw .outOfRange(.topP, value: "\(topP)", expected: "a number in (0, 1]") }
+    if length < 0 { throw .outOfRange(.length, value: "\(length)", expected: "an integer ≥ 0") }
+    if count < 1 || count > Self.maxCount { throw .outOfRange(.count, value: "\(count)", expected: "an integer from 1 to 10,000") }
   }
 
   /// ``validate()``, and `count × length` within ``maxStoredCharacters``: what
   /// ``Sampler/generate(prompt:options:onToken:)`` needs, since it returns every text.
-  public func validateStored() throws(TrainingError) {
+  /// - Throws: ``SamplingError/tooManyStoredCharacters(count:length:)`` beyond it.
+  public func validateStored() throws(SamplingError) {
     try validate()
     guard let n = storedCharacters, n <= Self.maxStoredCharacters else {
-      throw .invalidOption(
-        name: "--count × --length", value: "\(count) × \(length)",
-        expected: "at most 100,000,000 characters kept in memory for --count > 1 (about 400 MB); generate fewer or shorter texts, or one at a time (--count 1 streams any --length)")
+      throw .tooManyStoredCharacters(count: count, length: length)
     }
   }
 }
@@ -128,15 +128,16 @@ public final class Sampler {
 
   /// Checks the options (``SamplingOptions/validateStored()`` when `storing`) and that the
   /// estimate fits in this machine's physical memory.
-  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
-  public static func checkMemory(model c: ModelConfig, options: SamplingOptions, storing: Bool) throws(TrainingError) {
+  /// - Throws: ``SamplingError`` naming the setting, or
+  ///   ``SamplingError/exceedsMemory(generation:needed:available:reduce:)``.
+  public static func checkMemory(model c: ModelConfig, options: SamplingOptions, storing: Bool) throws(SamplingError) {
     if storing { try options.validateStored() } else { try options.validate() }
     let need = estimatedBytes(model: c, options: options, storing: storing)
     let have = HostMemory.physicalBytes
     if have > 0 && need > have {
-      throw .invalidOption(
-        name: "generation", value: "\(c.layers)×\(c.hiddenSize), V \(c.vocabSize), --count \(options.count)",
-        expected: "one that fits in memory (needs about \(HostMemory.gigabytes(need)) GB, this machine has \(HostMemory.gigabytes(have)) GB); use a smaller model or --count\(storing ? " or --length" : "")")
+      throw .exceedsMemory(
+        generation: "a generation of \(options.count) texts from \(c.layers)×\(c.hiddenSize), V \(c.vocabSize)", needed: need, available: have,
+        reduce: storing ? [.count, .length] : [.count])
     }
   }
 

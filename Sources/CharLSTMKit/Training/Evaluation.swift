@@ -25,19 +25,21 @@ public enum Evaluation {
     return 4 * (Double(c.parameterCount) + 2 * L * Double(B) * H + activations) + 8 * rows
   }
 
-  /// Checks `batch` (--streams) and `seqLength` (--seq) against their ranges and the estimate
-  /// against this machine's physical memory.
-  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
+  /// Checks `batch` and `seqLength` against their ranges and the estimate against this
+  /// machine's physical memory.
+  /// - Throws: ``TrainingError/outOfRange(_:value:expected:)`` naming the setting
+  ///   (``TrainingSetting/evaluationStreams``, ``TrainingSetting/evaluationSeqLength``), or
+  ///   ``TrainingError/exceedsMemory(run:needed:available:reduce:)``.
   public static func check(model c: ModelConfig, tokens: Int, batch: Int, seqLength: Int) throws(TrainingError) {
-    if batch < 1 || batch > maxStreams { throw .invalidOption(name: "--streams", value: "\(batch)", expected: "an integer from 1 to 65536") }
-    if seqLength < 1 || seqLength > maxSeqLength { throw .invalidOption(name: "--seq", value: "\(seqLength)", expected: "an integer from 1 to 65536") }
+    if batch < 1 || batch > maxStreams { throw .outOfRange(.evaluationStreams, value: "\(batch)", expected: "an integer from 1 to 65536") }
+    if seqLength < 1 || seqLength > maxSeqLength { throw .outOfRange(.evaluationSeqLength, value: "\(seqLength)", expected: "an integer from 1 to 65536") }
     let need = estimatedBytes(model: c, tokens: tokens, batch: batch, seqLength: seqLength)
     let have = HostMemory.physicalBytes
     if have > 0 && need > have {
       let (B, T) = effectiveShape(tokens: tokens, batch: batch, seqLength: seqLength)
-      throw .invalidOption(
-        name: "--streams × --seq", value: "\(B) × \(T)",
-        expected: "an evaluation that fits in memory (needs about \(HostMemory.gigabytes(need)) GB, this machine has \(HostMemory.gigabytes(have)) GB); use smaller --streams or --seq")
+      throw .exceedsMemory(
+        run: "an evaluation of \(B) streams × \(T) steps", needed: need, available: have,
+        reduce: [.evaluationStreams, .evaluationSeqLength])
     }
   }
 

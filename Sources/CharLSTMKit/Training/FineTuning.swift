@@ -75,16 +75,14 @@ public struct FineTuning {
   ///   - dropout: the run's dropout (nil: the parent's).
   ///   - seed: initializes the new rows as a fresh model with this seed would
   ///     (``CharModel/growingVocabulary(to:dropout:generator:)``); use the run's seed.
-  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` for a text option the
-  ///   corpus was read with that contradicts the parent's, or a dropout outside [0, 1).
+  /// - Throws: ``TrainingError/corpus(_:)`` for a text option the corpus was read with that
+  ///   contradicts the parent's, ``TrainingError/outOfRange(_:value:expected:)`` for a dropout
+  ///   outside [0, 1).
   public init(parent: Checkpoint, path: String, corpus: Corpus, dropout: Double? = nil, seed: UInt64) throws(TrainingError) {
     let grown: Corpus
-    do { grown = try corpus.extendingVocabulary(of: parent.tokenizer) } catch {
-      if case .invalidOption(let name, let value, let expected) = error { throw .invalidOption(name: name, value: value, expected: expected) }
-      throw .invalidOption(name: "corpus", value: corpus.files.first ?? "", expected: error.description)
-    }
+    do { grown = try corpus.extendingVocabulary(of: parent.tokenizer) } catch { throw .corpus(error) }
     let p = dropout ?? parent.model.dropout
-    guard p >= 0 && p < 1 else { throw .invalidOption(name: "--dropout", value: "\(p)", expected: "a number in [0, 1)") }
+    guard p >= 0 && p < 1 else { throw .outOfRange(.dropout, value: "\(p)", expected: "a number in [0, 1)") }
     var generator = SeededGenerator(seed: seed)
     model = parent.makeModel().growingVocabulary(to: grown.tokenizer.vocabulary.count, dropout: p, generator: &generator)
     self.corpus = grown

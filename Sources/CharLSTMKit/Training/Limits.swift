@@ -1,10 +1,23 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 extension ModelConfig {
+  /// The largest embedding width a run may have (and a checkpoint may hold).
+  public static let maxEmbedSize = 1 << 16
+  /// The largest hidden width.
+  public static let maxHiddenSize = 1 << 16
+  /// The most layers.
+  public static let maxLayers = 64
+  /// The largest vocabulary.
+  public static let maxVocabSize = 1 << 24
+
+  /// The first size above its limit (``maxEmbedSize``, ``maxHiddenSize``, ``maxLayers``,
+  /// ``maxVocabSize``), or nil when every size is within its limit.
+  public var sizeBeyondLimit: (setting: TrainingSetting, value: Int, limit: Int)? {
+    let sizes: [(TrainingSetting, Int, Int)] = [
+      (.embedSize, embedSize, Self.maxEmbedSize), (.hiddenSize, hiddenSize, Self.maxHiddenSize),
+      (.layers, layers, Self.maxLayers), (.vocabularySize, vocabSize, Self.maxVocabSize),
+    ]
+    return sizes.first { $0.1 > $0.2 }
+  }
+
   /// Bytes a training run of this model needs, roughly: parameters, gradients and two optimizer
   /// moments, plus the per-window activations (about 12 floats per hidden unit per character
   /// per layer, and the logits).
@@ -16,21 +29,20 @@ extension ModelConfig {
   }
 
   /// Sizes a run can use: each dimension bounded, and the estimate within physical memory.
-  /// - Throws: ``TrainingError/invalidOption(name:value:expected:)`` naming the option.
+  /// - Throws: ``TrainingError/invalidModel(_:)``, ``TrainingError/outOfRange(_:value:expected:)``
+  ///   naming the dimension, or ``TrainingError/exceedsMemory(run:needed:available:reduce:)``.
   public func checkTrainable(batch: Int, seqLength: Int) throws(TrainingError) {
-    do { try validate() } catch {
-      throw .invalidOption(name: "model", value: "\(self)", expected: "\(error)")
+    do { try validate() } catch { throw .invalidModel(error) }
+    if let (setting, value, limit) = sizeBeyondLimit {
+      let expected = setting == .vocabularySize ? "at most 16,777,216 symbols (count rare characters as unknown)" : "at most \(limit)"
+      throw .outOfRange(setting, value: "\(value)", expected: expected)
     }
-    if embedSize > 1 << 16 { throw .invalidOption(name: "--embed", value: "\(embedSize)", expected: "at most 65536") }
-    if hiddenSize > 1 << 16 { throw .invalidOption(name: "--hidden", value: "\(hiddenSize)", expected: "at most 65536") }
-    if layers > 64 { throw .invalidOption(name: "--layers", value: "\(layers)", expected: "at most 64") }
-    if vocabSize > 1 << 24 { throw .invalidOption(name: "vocabulary", value: "\(vocabSize)", expected: "at most 16,777,216 symbols (raise --min-count)") }
     let need = estimatedTrainingBytes(batch: batch, seqLength: seqLength)
-    let have = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    let have = HostMemory.physicalBytes
     if have > 0 && need > have {
-      throw .invalidOption(
-        name: "model size", value: "\(layers)×\(hiddenSize) with B \(batch) × T \(seqLength)",
-        expected: "a run that fits in memory (needs about \(Int(need / 1e9)) GB, this machine has \(Int(have / 1e9)) GB); use smaller --hidden, --layers, --batch or --seq")
+      throw .exceedsMemory(
+        run: "a run of \(layers)×\(hiddenSize) with B \(batch) × T \(seqLength)", needed: need, available: have,
+        reduce: [.hiddenSize, .layers, .batch, .seqLength])
     }
   }
 }

@@ -127,19 +127,21 @@ public final class Trainer {
     validation: TokenSlice, checkpointPath: String?
   ) throws(TrainingError) {
     guard let state = checkpoint.state, let optimizer = checkpoint.optimizer, let hidden = checkpoint.hidden else {
-      throw .invalidOption(name: "--resume", value: checkpointPath ?? "", expected: "a checkpoint written during training (this one holds weights only)")
+      throw .notResumable(checkpoint: checkpointPath)
     }
     guard (config.precision ?? .fp32) == (checkpoint.training?.precision ?? .fp32) else {
-      throw .invalidOption(name: "precision", value: (config.precision ?? .fp32).rawValue, expected: "the checkpoint's \((checkpoint.training?.precision ?? .fp32).rawValue) (a resumed run keeps its numerics, so it continues bit for bit)")
+      throw .precisionChanged(checkpoint: (checkpoint.training?.precision ?? .fp32).rawValue, now: (config.precision ?? .fp32).rawValue)
     }
     guard config.steps >= state.step else {
-      throw .invalidOption(name: "--steps", value: "\(config.steps)", expected: "at least the checkpoint's step \(state.step) (the total to train to, not steps to add)")
+      throw .stepsBelowCheckpoint(steps: config.steps, checkpointStep: state.step)
     }
     guard (config.ranks ?? 1) == (checkpoint.training?.ranks ?? 1) else {
       throw .ranksChanged(checkpoint: checkpoint.training?.ranks ?? 1, now: config.ranks ?? 1)
     }
-    guard config.batch == checkpoint.training?.batch ?? config.batch, config.seqLength == checkpoint.training?.seqLength ?? config.seqLength else {
-      throw .invalidOption(name: "batch × window", value: "\(config.batch) × \(config.seqLength)", expected: "the checkpoint's \(checkpoint.training?.batch ?? 0) × \(checkpoint.training?.seqLength ?? 0) (a resumed run keeps its data layout)")
+    // The carried state holds B streams and the position counts windows of B × T.
+    let savedBatch = hidden.batch, savedSeq = checkpoint.training?.seqLength ?? config.seqLength
+    guard config.batch == savedBatch, config.seqLength == savedSeq else {
+      throw .layoutChanged(checkpointBatch: savedBatch, checkpointSeqLength: savedSeq, batch: config.batch, seqLength: config.seqLength)
     }
     try self.init(
       model: checkpoint.makeModel(), config: config, tokenizer: checkpoint.tokenizer, training: training,
@@ -163,7 +165,7 @@ public final class Trainer {
     try config.validate()
     let m = model.config
     guard m.vocabSize == tokenizer.vocabulary.count else {
-      throw .invalidOption(name: "model", value: "V \(m.vocabSize)", expected: "the tokenizer's vocabulary of \(tokenizer.vocabulary.count) symbols")
+      throw .vocabularyMismatch(model: m.vocabSize, tokenizer: tokenizer.vocabulary.count)
     }
     try m.checkTrainable(batch: config.batch, seqLength: config.seqLength)
     try self.init(
@@ -209,7 +211,7 @@ public final class Trainer {
   /// Call once, on every process, before ``run(onEvent:)``, with the same configuration and
   /// data on each (check with ``fingerprint`` and ``Collective/agreeing(_:fingerprint:describe:)``).
   /// - Throws: ``TrainingError/ranksChanged(checkpoint:now:)`` when ``TrainingConfig/ranks``
-  ///   is not `collective.size`, ``TrainingError/invalidOption(name:value:expected:)`` when
+  ///   is not `collective.size`, ``TrainingError/tooManyProcesses(processes:batch:)`` when
   ///   there are more processes than streams.
   public func distribute(over collective: any Collective) throws(TrainingError) {
     precondition(shard.count == shard.total && self.collective.size == 1, "distribute(over:) is called once")
@@ -217,7 +219,7 @@ public final class Trainer {
       throw .ranksChanged(checkpoint: config.ranks ?? 1, now: collective.size)
     }
     guard collective.size <= config.batch else {
-      throw .invalidOption(name: "--batch", value: "\(config.batch)", expected: "at least one stream per process (\(collective.size) processes)")
+      throw .tooManyProcesses(processes: collective.size, batch: config.batch)
     }
     let part = collective.shard(of: config.batch)
     hidden = hidden.streams(part.range)
@@ -252,7 +254,7 @@ public final class Trainer {
         reason = .interrupted
         break
       }
-      let t0 = Self.now()
+      let t0 = ProcessMetrics.monotonicSeconds()
       nextWindow()
       model.zeroGradients()
       var loss = Kernels.withPrecision(precision) {
@@ -266,12 +268,12 @@ public final class Trainer {
       }
       // Each process's loss and gradient are its streams' share of the whole batch's mean:
       // their sums are the whole batch's (one all-reduce over the flat gradient vector).
-      let r0 = Self.now()
+      let r0 = ProcessMetrics.monotonicSeconds()
       try model.gradients.withUnsafeMutableBufferPointer { try collective.sum($0) }
       var losses = [loss]
       try collective.sum(&losses)
       loss = losses[0]
-      let reduceSeconds = collective.size > 1 ? Self.now() - r0 : 0
+      let reduceSeconds = collective.size > 1 ? ProcessMetrics.monotonicSeconds() - r0 : 0
       let norm = model.gradients.withUnsafeMutableBufferPointer { g in
         let norm = GradientClipping.clipGlobalNorm(g, maxNorm: config.clipNorm)
         if let v = config.clipValue { GradientClipping.clipValue(g, v) }
@@ -292,7 +294,7 @@ public final class Trainer {
         throw TrainingError.nonFiniteUpdate(step: state.step + 1, tensor: bad, checkpoint: lastGoodCheckpoint())
       }
       state.step += 1
-      let seconds = Self.now() - t0
+      let seconds = ProcessMetrics.monotonicSeconds() - t0
       state.elapsedSeconds += seconds
       onEvent(.step(StepRecord(
         step: state.step, totalSteps: config.steps, epoch: state.epoch, loss: loss, learningRate: lr,
@@ -448,11 +450,6 @@ public final class Trainer {
       ?? m.firstNonFiniteTensor(optimizer.second, prefix: "optimizer.second.")?.name
   }
 
-  static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-  }
 }
 
 /// A flag another thread (or a signal handler's queue) raises to stop a run after its step.

@@ -75,31 +75,32 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
 
-  /// Throws with a message naming the first option out of range.
+  /// Throws ``TrainingError/outOfRange(_:value:expected:)`` naming the first setting out of
+  /// range (``TrainingError/tooManyProcesses(processes:batch:)`` for more ranks than streams).
   public func validate() throws(TrainingError) {
-    func bad(_ name: String, _ value: Any, _ expected: String) -> TrainingError {
-      .invalidOption(name: name, value: "\(value)", expected: expected)
+    func bad(_ setting: TrainingSetting, _ value: Any, _ expected: String) -> TrainingError {
+      .outOfRange(setting, value: "\(value)", expected: expected)
     }
-    if batch < 1 || batch > 1 << 16 { throw bad("--batch", batch, "an integer from 1 to 65536") }
-    if seqLength < 1 || seqLength > 1 << 16 { throw bad("--seq", seqLength, "an integer from 1 to 65536") }
-    if batch * seqLength > 1 << 24 { throw bad("--batch × --seq", batch * seqLength, "at most 16,777,216 characters per step") }
-    if steps < 1 || steps > 1 << 40 { throw bad("--steps", steps, "an integer ≥ 1") }
-    if !(learningRate > 0 && learningRate.isFinite) { throw bad("--lr", learningRate, "a number > 0, e.g. 2e-3") }
-    if !(momentum >= 0 && momentum < 1) { throw bad("--momentum", momentum, "a number in [0, 1)") }
-    if !(clipNorm >= 0 && clipNorm.isFinite) { throw bad("--clip", clipNorm, "a number ≥ 0 (0 turns clipping off)") }
-    if let v = clipValue, !(v > 0 && v.isFinite) { throw bad("--clip-value", v, "a number > 0") }
-    if let p = patience, p > 1 << 30 { throw bad("--patience", p, "a smaller integer") }
-    if decayEvery < 1 { throw bad("--decay-every", decayEvery, "an integer ≥ 1") }
-    if !(decayFactor > 0 && decayFactor <= 1) { throw bad("--decay-factor", decayFactor, "a number in (0, 1]") }
-    if !(minLearningRateFraction >= 0 && minLearningRateFraction <= 1) { throw bad("--min-lr-fraction", minLearningRateFraction, "a number in [0, 1]") }
-    if warmupSteps < 0 { throw bad("--warmup", warmupSteps, "an integer ≥ 0") }
-    if !(validationFraction >= 0 && validationFraction < 1) { throw bad("--val-fraction", validationFraction, "a number in [0, 1)") }
-    if evalEvery < 0 { throw bad("--eval-every", evalEvery, "an integer ≥ 0") }
-    if checkpointEvery < 0 { throw bad("--checkpoint-every", checkpointEvery, "an integer ≥ 0") }
-    if let p = patience, p < 1 { throw bad("--patience", p, "an integer ≥ 1") }
-    if sampleEvery < 0 { throw bad("--sample-every", sampleEvery, "an integer ≥ 0") }
-    if let r = ranks, r < 1 || r > batch { throw bad("--batch", batch, "at least one stream per process (\(r) processes)") }
-    if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad("--forget-bias", b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
+    if batch < 1 || batch > 1 << 16 { throw bad(.batch, batch, "an integer from 1 to 65536") }
+    if seqLength < 1 || seqLength > 1 << 16 { throw bad(.seqLength, seqLength, "an integer from 1 to 65536") }
+    if batch * seqLength > 1 << 24 { throw bad(.charactersPerStep, batch * seqLength, "at most 16,777,216 characters per step") }
+    if steps < 1 || steps > 1 << 40 { throw bad(.steps, steps, "an integer ≥ 1") }
+    if !(learningRate > 0 && learningRate.isFinite) { throw bad(.learningRate, learningRate, "a number > 0, e.g. 2e-3") }
+    if !(momentum >= 0 && momentum < 1) { throw bad(.momentum, momentum, "a number in [0, 1)") }
+    if !(clipNorm >= 0 && clipNorm.isFinite) { throw bad(.clipNorm, clipNorm, "a number ≥ 0 (0 turns clipping off)") }
+    if let v = clipValue, !(v > 0 && v.isFinite) { throw bad(.clipValue, v, "a number > 0") }
+    if let p = patience, p > 1 << 30 { throw bad(.patience, p, "a smaller integer") }
+    if decayEvery < 1 { throw bad(.decayEvery, decayEvery, "an integer ≥ 1") }
+    if !(decayFactor > 0 && decayFactor <= 1) { throw bad(.decayFactor, decayFactor, "a number in (0, 1]") }
+    if !(minLearningRateFraction >= 0 && minLearningRateFraction <= 1) { throw bad(.minLearningRateFraction, minLearningRateFraction, "a number in [0, 1]") }
+    if warmupSteps < 0 { throw bad(.warmupSteps, warmupSteps, "an integer ≥ 0") }
+    if !(validationFraction >= 0 && validationFraction < 1) { throw bad(.validationFraction, validationFraction, "a number in [0, 1)") }
+    if evalEvery < 0 { throw bad(.evalEvery, evalEvery, "an integer ≥ 0") }
+    if checkpointEvery < 0 { throw bad(.checkpointEvery, checkpointEvery, "an integer ≥ 0") }
+    if let p = patience, p < 1 { throw bad(.patience, p, "an integer ≥ 1") }
+    if sampleEvery < 0 { throw bad(.sampleEvery, sampleEvery, "an integer ≥ 0") }
+    if let r = ranks, r < 1 || r > batch { throw .tooManyProcesses(processes: r, batch: batch) }
+    if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad(.forgetBias, b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
   }
 
   /// The learning rate at (1-based) optimizer step `step`.

@@ -1,7 +1,67 @@
-/// Why training could not start or had to stop. Each ``description`` is one line with the fix.
+import CharLSTMModel
+import CharLSTMText
+
+/// A value of a training run that can be out of range, named in the library's words (a command
+/// line maps each to its flag).
+public enum TrainingSetting: String, CaseIterable, Sendable {
+  case batch = "batch size"
+  case seqLength = "sequence length"
+  case charactersPerStep = "batch size × sequence length"
+  case steps = "step count"
+  case learningRate = "learning rate"
+  case momentum
+  case clipNorm = "clip norm"
+  case clipValue = "clip value"
+  case patience
+  case decayEvery = "decay interval"
+  case decayFactor = "decay factor"
+  case minLearningRateFraction = "minimum learning-rate fraction"
+  case warmupSteps = "warm-up step count"
+  case validationFraction = "validation fraction"
+  case evalEvery = "validation interval"
+  case checkpointEvery = "checkpoint interval"
+  case sampleEvery = "sample interval"
+  case forgetBias = "forget-gate bias"
+  case dropout
+  case embedSize = "embedding size"
+  case hiddenSize = "hidden size"
+  case layers = "layer count"
+  case vocabularySize = "vocabulary size"
+  /// Streams an evaluation reads side by side (``Evaluation``).
+  case evaluationStreams = "evaluation stream count"
+  /// Time steps per window of an evaluation.
+  case evaluationSeqLength = "evaluation window length"
+}
+
+extension TrainingSetting: CustomStringConvertible {
+  public var description: String { rawValue }
+}
+
+/// Why training could not start or had to stop. Each ``description`` is one line with the fix,
+/// in terms of values (``TrainingSetting``), not of any command line's flags.
 public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
-  /// An option is out of range.
-  case invalidOption(name: String, value: String, expected: String)
+  /// A setting is out of range: `value` as given, `expected` the values accepted.
+  case outOfRange(TrainingSetting, value: String, expected: String)
+  /// The model's shape is invalid.
+  case invalidModel(ModelError)
+  /// A run of this size needs more than this machine's physical memory (both in bytes);
+  /// lowering any of `reduce` helps.
+  case exceedsMemory(run: String, needed: Double, available: Double, reduce: [TrainingSetting])
+  /// The model's vocabulary is not the tokenizer's.
+  case vocabularyMismatch(model: Int, tokenizer: Int)
+  /// More processes than streams: each process needs at least one stream of the batch.
+  case tooManyProcesses(processes: Int, batch: Int)
+  /// The checkpoint to resume holds weights only (no optimizer, state or position).
+  case notResumable(checkpoint: String?)
+  /// A resumed run would train to fewer steps than the checkpoint has done already.
+  case stepsBelowCheckpoint(steps: Int, checkpointStep: Int)
+  /// A resumed run would use other numerics than its checkpoint's.
+  case precisionChanged(checkpoint: String, now: String)
+  /// A resumed run would read the data in another layout (B streams × T steps) than its
+  /// checkpoint's: the carried state and the position hold for that layout only.
+  case layoutChanged(checkpointBatch: Int, checkpointSeqLength: Int, batch: Int, seqLength: Int)
+  /// The corpus cannot be used (e.g. read with other text options than the model's).
+  case corpus(TextError)
   /// The training part of the corpus is too short for one window of B streams × T steps.
   case corpusTooShort(characters: Int, needed: Int, batch: Int, seqLength: Int)
   /// The loss or the gradient norm stopped being a finite number.
@@ -22,10 +82,28 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   /// One line saying what went wrong and how to fix it.
   public var description: String {
     switch self {
-    case .invalidOption(let name, let value, let expected):
-      return "\(name) \(value) is invalid: expected \(expected)"
+    case .outOfRange(let setting, let value, let expected):
+      return "\(setting) \(value) is out of range: expected \(expected)"
+    case .invalidModel(let e):
+      return "invalid model: \(e)"
+    case .exceedsMemory(let run, let need, let have, let reduce):
+      return "\(run) does not fit in memory (needs about \(HostMemory.gigabytes(need)) GB, this machine has \(HostMemory.gigabytes(have)) GB); use a smaller \(Self.list(reduce.map(\.rawValue)))"
+    case .vocabularyMismatch(let m, let t):
+      return "the model has a vocabulary of \(m) symbols but the tokenizer \(t); give the tokenizer the model was made for"
+    case .tooManyProcesses(let n, let b):
+      return "batch size \(b) is out of range: expected at least one stream per process (\(Self.processes(n)))"
+    case .notResumable(let path):
+      return "\(path.map { "\($0) holds" } ?? "the checkpoint holds") weights only, not a training run; resume a checkpoint written during training, or start a new run"
+    case .stepsBelowCheckpoint(let steps, let done):
+      return "step count \(steps) is below the checkpoint's step \(done): the step count is the total to train to, not steps to add; give a larger number"
+    case .precisionChanged(let then, let now):
+      return "precision \(now) differs from the checkpoint's \(then) (a resumed run keeps its numerics, so it continues bit for bit); resume in \(then)"
+    case .layoutChanged(let b0, let t0, let b, let t):
+      return "batch size \(b) × sequence length \(t) differs from the checkpoint's \(b0) × \(t0) (a resumed run keeps its data layout, so it continues bit for bit); resume with \(b0) × \(t0), or start a new run"
+    case .corpus(let e):
+      return e.description
     case .corpusTooShort(let n, let needed, let b, let t):
-      return "the training text has \(n) characters but one window of --batch \(b) × --seq \(t) needs at least \(needed); use a longer corpus or smaller --batch/--seq"
+      return "the training text has \(n) characters but one window of batch size \(b) × sequence length \(t) needs at least \(needed); use a longer corpus or a smaller batch size or sequence length"
     case .diverged(let step, let loss, let norm, let ckpt):
       return "training diverged at step \(step) (loss \(loss), gradient norm \(norm))\(Self.recovery(ckpt))"
     case .nonFiniteUpdate(let step, let tensor, let ckpt):
@@ -41,11 +119,16 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
     }
   }
 
-  private static func processes(_ n: Int) -> String { n == 1 ? "1 process" : "\(n) processes" }
+  static func processes(_ n: Int) -> String { n == 1 ? "1 process" : "\(n) processes" }
+
+  /// "a", "a or b", "a, b or c".
+  static func list(_ items: [String]) -> String {
+    items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " or " + items.last!
+  }
 
   /// What to do after a divergence: resume the last good checkpoint, or start again.
   private static func recovery(_ checkpoint: String?) -> String {
-    guard let checkpoint else { return "; no checkpoint was written: lower --lr or --clip and start again" }
-    return "; the last good checkpoint is \(checkpoint): lower --lr or --clip and resume it"
+    guard let checkpoint else { return "; no checkpoint was written: lower the learning rate or the clip norm and start again" }
+    return "; the last good checkpoint is \(checkpoint): lower the learning rate or the clip norm and resume it"
   }
 }
