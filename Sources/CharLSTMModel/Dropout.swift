@@ -45,6 +45,28 @@ enum Dropout {
     }
   }
 
+  /// Draws a locked (variational) mask: one row per stream of the whole batch [B, width]
+  /// (stream-major, one draw per entry), the same for every time step, written out as the
+  /// time-major [T·B_shard, width] mask that ``forward(count:input:mask:output:)`` and
+  /// ``backward(count:mask:grad:)`` use (row t·B_shard + j is stream `shard.range` j's row).
+  /// - Parameters:
+  ///   - steps: T (rows repeated, not redrawn).
+  ///   - shard: which streams of the global batch B = `shard.total` the mask is for.
+  ///   - width: the features per row (E or H).
+  ///   - generator: advanced by exactly B·width values, whatever T and the shard.
+  static func drawLockedMask<S: KernelScalar>(
+    steps: Int, shard: StreamShard, width: Int, p: Double, generator: inout SeededGenerator,
+    mask: UnsafeMutablePointer<S>
+  ) {
+    let keep = S(1 / (1 - p))
+    let (lo, hi, local) = (shard.range.lowerBound, shard.range.upperBound, shard.count)
+    for _ in 0..<(lo * width) { _ = generator.next() }
+    for i in 0..<(local * width) { mask[i] = generator.nextUnitDouble() >= p ? keep : 0 }
+    for _ in 0..<((shard.total - hi) * width) { _ = generator.next() }
+    // Rows of step 0 [B_shard, width], copied to steps 1 … T−1.
+    for t in 1..<max(steps, 1) { (mask + t * local * width).update(from: mask, count: local * width) }
+  }
+
   /// Forward: `output[i] = input[i] · mask[i]`.
   /// - Parameters: input, mask, output: [count] (output may not alias input).
   static func forward<S: KernelScalar>(

@@ -12,7 +12,8 @@ import CharLSTMKernels
 ///
 /// Embedding(V, E) → L stacked LSTM layers of width H → Linear(H, V) → softmax, with inverted
 /// dropout (probability p = `config.dropout`, training only) between LSTM layers and before the
-/// head. All parameters live in the flat ``parameters`` vector laid out as ``slots`` (PyTorch
+/// head, and a training window's optional ``Regularization`` (locked dropout, weight drop on
+/// W_hh, embedding dropout; see Regularization.swift). All parameters live in the flat ``parameters`` vector laid out as ``slots`` (PyTorch
 /// state-dict order and shapes) and their gradients in ``gradients`` with the same layout.
 ///
 /// Buffers for a given (B, T) are allocated on first use and reused, so after the first call
@@ -147,7 +148,7 @@ public final class CharModel<S: KernelScalar> {
 
   // MARK: - Public passes
 
-  /// One training window: forward with dropout, mean cross-entropy, backward.
+  /// One training window: forward with dropout (and `regularization`), mean cross-entropy, backward.
   ///
   /// - Parameters:
   ///   - inputs: [T·B] time-major token ids (element t·B + b is stream b at step t).
@@ -157,11 +158,14 @@ public final class CharModel<S: KernelScalar> {
   ///   - state: (h, c) [L, B, H] at the start of the window, replaced by the state at its end.
   ///     Detached: no gradient flows into the incoming state.
   ///   - dropoutGenerator: source of the dropout masks (advanced only when p > 0, by the whole
-  ///     batch's T·B·H draws per layer even when this is a shard).
+  ///     batch's T·B·H draws per layer even when this is a shard), and of `regularization`'s
+  ///     masks, each drawn once per window in the order given in Regularization.swift.
   ///   - shard: which streams of a larger batch these B are (data parallelism; nil: the whole
   ///     batch). The masks are those the whole batch would draw for these streams, and the
   ///     loss is normalized by the whole batch's B_total·T, so the shards' results sum to the
   ///     whole batch's. Its `count` must equal `batch` (precondition).
+  ///   - regularization: the training-only regularizers (default ``Regularization/none``:
+  ///     exactly the window without them); probabilities in [0, 1) (precondition).
   /// - Returns: the mean cross-entropy over the B·T predictions (for a shard, this shard's sum
   ///   divided by B_total·T), in nats. The gradient of that value is ACCUMULATED into
   ///   ``gradients``.
@@ -170,12 +174,19 @@ public final class CharModel<S: KernelScalar> {
   public func trainWindow(
     inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
     batch: Int, steps: Int, state: inout LSTMState<S>,
-    dropoutGenerator: inout SeededGenerator, shard: StreamShard? = nil
+    dropoutGenerator: inout SeededGenerator, shard: StreamShard? = nil,
+    regularization: Regularization = .none
   ) -> Double {
     checkWindow(inputs: inputs, targets: targets, batch: batch, steps: steps, state: state)
     let shard = shard ?? .whole(batch)
     precondition(shard.count == batch, "\(shard) does not hold the window's \(batch) streams")
+    precondition(
+      Regularization.isProbability(regularization.weightDrop)
+        && Regularization.isProbability(regularization.embedDropout),
+      "weight drop \(regularization.weightDrop) and embedding dropout \(regularization.embedDropout) must be in [0, 1)")
     let ws = workspace(batch: batch, steps: steps)
+    ws.prepare(for: regularization, dropout: config.dropout)
+    let masks = Masks(config: config, regularization: regularization, training: true)
     let rows = batch * steps
     let normalizer = Double(shard.total * steps)  // B_total·T
     let V = config.vocabSize
@@ -186,14 +197,14 @@ public final class CharModel<S: KernelScalar> {
             forward(
               params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
               h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
-              dropoutGenerator: &dropoutGenerator, training: true, shard: shard)
+              dropoutGenerator: &dropoutGenerator, masks: masks, shard: shard)
             // logits [T·B, V] → ∂(sum CE / B_total·T)/∂logits in place.
             let sum = S.softmaxCrossEntropy(
               rows: rows, cols: V, logits: ws.logits, targets: targets.baseAddress!,
               scale: S(1 / normalizer))
             backward(
               params: p.baseAddress!, grads: g.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
-              training: true)
+              masks: masks)
             return sum / normalizer
           }
         }
@@ -227,7 +238,7 @@ public final class CharModel<S: KernelScalar> {
           forward(
             params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
             h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
-            dropoutGenerator: &unused, training: false)
+            dropoutGenerator: &unused, masks: .evaluation)
           return S.softmaxCrossEntropy(
             rows: batch * steps, cols: V, logits: ws.logits, targets: targets.baseAddress!,
             scale: 1)
@@ -260,7 +271,7 @@ public final class CharModel<S: KernelScalar> {
           forward(
             params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
             h: sh.baseAddress!, c: sc.baseAddress!, logits: logits.baseAddress!,
-            dropoutGenerator: &unused, training: false)
+            dropoutGenerator: &unused, masks: .evaluation)
         }
       }
     }
@@ -309,16 +320,52 @@ public final class CharModel<S: KernelScalar> {
     return ws
   }
 
-  private func layerWeights(_ p: UnsafePointer<S>, _ k: Int) -> LSTMLayer.Weights<S> {
+  /// Which masks a window applies: in evaluation none at all.
+  private struct Masks {
+    /// ``ModelConfig/dropout``'s p after every layer (0: no dropout sites).
+    var dropout: Double
+    /// Locked masks (one per stream, shared by all steps), also on layer 0's input.
+    var locked: Bool
+    /// Weight drop p on every W_hh (0: off).
+    var weightDrop: Double
+    /// Embedding dropout p (0: off).
+    var embedDropout: Double
+
+    static var evaluation: Masks { Masks(dropout: 0, locked: false, weightDrop: 0, embedDropout: 0) }
+
+    init(dropout: Double, locked: Bool, weightDrop: Double, embedDropout: Double) {
+      self.dropout = dropout
+      self.locked = locked
+      self.weightDrop = weightDrop
+      self.embedDropout = embedDropout
+    }
+
+    init(config: ModelConfig, regularization r: Regularization, training: Bool) {
+      guard training else {
+        self = .evaluation
+        return
+      }
+      self.init(
+        dropout: config.dropout, locked: config.dropout > 0 && r.dropoutKind == .locked,
+        weightDrop: r.weightDrop, embedDropout: r.embedDropout)
+    }
+  }
+
+  /// Layer k's parameters; with weight drop, W_hh is the window's W̃_k = W_hh ⊙ M_k.
+  private func layerWeights(_ p: UnsafePointer<S>, _ k: Int, _ ws: Workspace<S>, _ masks: Masks) -> LSTMLayer.Weights<S> {
     LSTMLayer.Weights(
-      wIh: p + offsets.wIh[k], wHh: p + offsets.wHh[k], bIh: p + offsets.bIh[k],
-      bHh: p + offsets.bHh[k])
+      wIh: p + offsets.wIh[k], wHh: masks.weightDrop > 0 ? UnsafePointer(ws.droppedWeights[k]) : p + offsets.wHh[k],
+      bIh: p + offsets.bIh[k], bHh: p + offsets.bHh[k])
   }
 
   /// The output of layer k as seen by the next consumer: [T·B, H] (dropped out in training).
-  private func layerOutput(_ ws: Workspace<S>, _ k: Int, training: Bool) -> UnsafeMutablePointer<S> {
-    training && config.dropout > 0
-      ? ws.dropped[k] : ws.layers[k].hidden + ws.batch * config.hiddenSize
+  private func layerOutput(_ ws: Workspace<S>, _ k: Int, _ masks: Masks) -> UnsafeMutablePointer<S> {
+    masks.dropout > 0 ? ws.dropped[k] : ws.layers[k].hidden + ws.batch * config.hiddenSize
+  }
+
+  /// The input of layer k: [T·B, in] (for layer 0 the embedded characters, dropped out when locked).
+  private func layerInput(_ ws: Workspace<S>, _ k: Int, _ masks: Masks) -> UnsafeMutablePointer<S> {
+    k > 0 ? layerOutput(ws, k - 1, masks) : masks.locked ? ws.droppedInput! : ws.embedded
   }
 
   /// Forward: embedding → layers (dropout after each in training) → head logits.
@@ -328,38 +375,64 @@ public final class CharModel<S: KernelScalar> {
   ///   - ws: the workspace for (B, T).
   ///   - h, c: [L, B, H] the carried state, replaced by the final state.
   ///   - logits: [T·B, V], overwritten.
+  ///   - masks: which masks to draw and apply (``Masks/evaluation``: none).
   ///   - shard: the streams of a larger batch these are, for the dropout masks (nil: all).
   private func forward(
     params p: UnsafePointer<S>, inputs: UnsafePointer<Int32>, ws: Workspace<S>,
     h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>, logits: UnsafeMutablePointer<S>,
-    dropoutGenerator: inout SeededGenerator, training: Bool, shard: StreamShard? = nil
+    dropoutGenerator: inout SeededGenerator, masks: Masks, shard: StreamShard? = nil
   ) {
     let (B, T) = (ws.batch, ws.steps)
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
+    let G = 4 * H
     let rows = T * B
-    let dropping = training && config.dropout > 0
+    let streams = shard ?? .whole(B)
     // X_0 [T·B, E]
     Embedding.forward(
       rows: rows, embed: E, vocab: V, tokens: inputs, weight: p + offsets.embedding,
       out: ws.embedded)
-    var x = UnsafePointer(ws.embedded)  // [T·B, in]
+    if masks.embedDropout > 0 {
+      // X_0 [T·B, E] rows ⊙ m[token], m [V] one entry per character for the whole window.
+      EmbeddingDropout.drawMask(vocab: V, p: masks.embedDropout, generator: &dropoutGenerator, mask: ws.embedMask!)
+      EmbeddingDropout.forward(rows: rows, embed: E, tokens: inputs, mask: ws.embedMask!, x: ws.embedded)
+    }
+    if masks.locked {
+      // Layer 0's input [T·B, E] ⊙ one mask row [E] per stream.
+      Dropout.drawLockedMask(
+        steps: T, shard: streams, width: E, p: masks.dropout, generator: &dropoutGenerator,
+        mask: ws.inputMask!)
+      Dropout.forward(count: rows * E, input: ws.embedded, mask: ws.inputMask!, output: ws.droppedInput!)
+    }
+    var x = UnsafePointer(layerInput(ws, 0, masks))  // [T·B, in]
     for k in 0..<L {
       let act = ws.layers[k]
+      if masks.weightDrop > 0 {
+        // W̃_k [G, H] = W_hh ⊙ M_k, once per window, before LSTMLayer.forward packs it.
+        WeightDrop.forward(
+          count: G * H, p: masks.weightDrop, weight: p + offsets.wHh[k], generator: &dropoutGenerator,
+          mask: ws.weightMasks[k], dropped: ws.droppedWeights[k])
+      }
       LSTMLayer.forward(
-        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k),
+        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
         input: x, h0: h + k * B * H, c0: c + k * B * H, act: act, biasSum: ws.biasSum,
         packed: packed)
       // Final state of layer k: block T of h and c.
       (h + k * B * H).update(from: act.hidden + T * B * H, count: B * H)
       (c + k * B * H).update(from: act.cells + T * B * H, count: B * H)
-      if dropping {
-        Dropout.drawMask(
-          steps: T, shard: shard ?? .whole(B), width: H, p: config.dropout,
-          generator: &dropoutGenerator, mask: ws.masks[k])
+      if masks.dropout > 0 {
+        if masks.locked {
+          Dropout.drawLockedMask(
+            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+            mask: ws.masks[k])
+        } else {
+          Dropout.drawMask(
+            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+            mask: ws.masks[k])
+        }
         Dropout.forward(
           count: rows * H, input: act.hidden + B * H, mask: ws.masks[k], output: ws.dropped[k])
       }
-      x = UnsafePointer(layerOutput(ws, k, training: training))
+      x = UnsafePointer(layerOutput(ws, k, masks))
     }
     Head.forward(
       rows: rows, hidden: H, vocab: V, input: x, weight: p + offsets.headWeight,
@@ -369,31 +442,40 @@ public final class CharModel<S: KernelScalar> {
   /// Backward from ∂L/∂logits (in `ws.logits`) down to the embedding; ACCUMULATES into `grads`.
   private func backward(
     params p: UnsafePointer<S>, grads g: UnsafeMutablePointer<S>, inputs: UnsafePointer<Int32>,
-    ws: Workspace<S>, training: Bool
+    ws: Workspace<S>, masks: Masks
   ) {
     let (B, T) = (ws.batch, ws.steps)
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
+    let G = 4 * H
     let rows = T * B
-    let dropping = training && config.dropout > 0
     var dOut = ws.dActA  // ∂L/∂(output of the current layer) [T·B, H]
     var dIn = ws.dActB  // ∂L/∂(input of the current layer) [T·B, in]
     Head.backward(
       rows: rows, hidden: H, vocab: V, dLogits: ws.logits,
-      input: layerOutput(ws, L - 1, training: training), weight: p + offsets.headWeight,
+      input: layerOutput(ws, L - 1, masks), weight: p + offsets.headWeight,
       dWeight: g + offsets.headWeight, dBias: g + offsets.headBias, dInput: dOut)
     for k in stride(from: L - 1, through: 0, by: -1) {
-      if dropping { Dropout.backward(count: rows * H, mask: ws.masks[k], grad: dOut) }
-      let input = k == 0 ? UnsafePointer(ws.embedded) : UnsafePointer(layerOutput(ws, k - 1, training: training))
+      if masks.dropout > 0 { Dropout.backward(count: rows * H, mask: ws.masks[k], grad: dOut) }
+      // With weight drop the layer's dW_hh goes to ∂L/∂W̃ [G, H] (zeroed), then through M_k.
+      let dWhh = masks.weightDrop > 0 ? ws.dDroppedWeight! : g + offsets.wHh[k]
+      if masks.weightDrop > 0 { dWhh.update(repeating: 0, count: G * H) }
       LSTMLayer.backward(
-        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k),
+        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
         grads: LSTMLayer.Gradients(
-          wIh: g + offsets.wIh[k], wHh: g + offsets.wHh[k], bIh: g + offsets.bIh[k],
-          bHh: g + offsets.bHh[k]),
-        input: input, act: ws.layers[k], dHidden: dOut, dGates: ws.dGates, dc: ws.dc,
-        packed: packed, dInput: dIn)
+          wIh: g + offsets.wIh[k], wHh: dWhh, bIh: g + offsets.bIh[k], bHh: g + offsets.bHh[k]),
+        input: layerInput(ws, k, masks), act: ws.layers[k], dHidden: dOut, dGates: ws.dGates,
+        dc: ws.dc, packed: packed, dInput: dIn)
+      if masks.weightDrop > 0 {
+        WeightDrop.backward(count: G * H, mask: ws.weightMasks[k], dDropped: dWhh, dWeight: g + offsets.wHh[k])
+      }
       swap(&dOut, &dIn)
     }
-    // After the last swap dOut holds ∂L/∂X_0 [T·B, E].
+    // After the last swap dOut holds ∂L/∂(layer 0's input) [T·B, E], back to ∂L/∂X_0 …
+    if masks.locked { Dropout.backward(count: rows * E, mask: ws.inputMask!, grad: dOut) }
+    // … and to ∂L/∂(looked-up rows).
+    if masks.embedDropout > 0 {
+      EmbeddingDropout.backward(rows: rows, embed: E, tokens: inputs, mask: ws.embedMask!, grad: dOut)
+    }
     Embedding.backward(
       rows: rows, embed: E, tokens: inputs, dOut: dOut, dWeight: g + offsets.embedding)
   }

@@ -32,6 +32,22 @@ final class Workspace<S: KernelScalar> {
   /// See ``dActA``.
   let dActB: UnsafeMutablePointer<S>
 
+  // Buffers of the ``Regularization`` of a training window, allocated on the first window that
+  // uses each (see ``prepare(for:)``), so windows without them cost nothing.
+  /// Embedding dropout: mask m [V].
+  private(set) var embedMask: UnsafeMutablePointer<S>?
+  /// Locked dropout of layer 0's input: mask [T·B, E] (rows repeated over T).
+  private(set) var inputMask: UnsafeMutablePointer<S>?
+  /// Locked dropout of layer 0's input: the dropped-out X_0 [T·B, E].
+  private(set) var droppedInput: UnsafeMutablePointer<S>?
+  /// Weight drop, per layer k: mask M_k [G, H].
+  private(set) var weightMasks: [UnsafeMutablePointer<S>] = []
+  /// Weight drop, per layer k: W̃_k = W_hh ⊙ M_k [G, H], used by the forward and backward passes.
+  private(set) var droppedWeights: [UnsafeMutablePointer<S>] = []
+  /// Weight drop: ∂L/∂W̃ of the layer being walked back [G, H].
+  private(set) var dDroppedWeight: UnsafeMutablePointer<S>?
+
+  private let sizes: (V: Int, E: Int, H: Int, L: Int)
   private var allocations: [UnsafeMutablePointer<S>] = []
 
   /// Allocates (and zero-fills) every buffer for `config` with B = `batch`, T = `steps`.
@@ -39,6 +55,7 @@ final class Workspace<S: KernelScalar> {
     batch = B
     steps = T
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
+    sizes = (V, E, H, L)
     let G = 4 * H
     let rows = T * B
     var allocs: [UnsafeMutablePointer<S>] = []
@@ -64,6 +81,30 @@ final class Workspace<S: KernelScalar> {
     dActA = make(rows * max(E, H))
     dActB = make(rows * max(E, H))
     allocations = allocs
+  }
+
+  /// Allocates (zero-filled) the buffers `regularization` needs that are not there yet; with
+  /// ``Regularization/none``, or once they exist, it allocates nothing.
+  /// - Parameter dropout: ``ModelConfig/dropout``, which locked dropout of the input needs.
+  func prepare(for regularization: Regularization, dropout: Double) {
+    let (V, E, H, L) = sizes
+    let rows = steps * batch
+    func make(_ count: Int) -> UnsafeMutablePointer<S> {
+      let p = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
+      p.initialize(repeating: 0, count: max(count, 1))
+      allocations.append(p)
+      return p
+    }
+    if regularization.embedDropout > 0 && embedMask == nil { embedMask = make(V) }
+    if regularization.dropoutKind == .locked && dropout > 0 && inputMask == nil {
+      inputMask = make(rows * E)
+      droppedInput = make(rows * E)
+    }
+    if regularization.weightDrop > 0 && weightMasks.isEmpty {
+      weightMasks = (0..<L).map { _ in make(4 * H * H) }
+      droppedWeights = (0..<L).map { _ in make(4 * H * H) }
+      dDroppedWeight = make(4 * H * H)
+    }
   }
 
   deinit {

@@ -39,6 +39,10 @@ struct InspectCommand: ParsableCommand {
       object["batch"] = t.batch
       object["seq"] = t.seqLength
       object["seed"] = t.seed
+      object["dropout_kind"] = (t.dropoutKind ?? .standard).rawValue
+      object["weight_drop"] = t.weightDrop ?? 0
+      object["embed_dropout"] = t.embedDropout ?? 0
+      object["weight_decay"] = t.weightDecay ?? 0
       if let b = s.bestValidationLoss { object["best_validation_loss"] = b }
       if let b = s.bestStep { object["best_step"] = b }
       if let v = s.lastValidationLoss { object["last_validation_loss"] = v }
@@ -65,6 +69,7 @@ struct InspectCommand: ParsableCommand {
     if let s = ckpt.state, let t = ckpt.training {
       lines.append("step         \(s.step) of \(t.steps), epoch \(s.epoch), \(formatDuration(s.elapsedSeconds)) of training")
       lines.append("training     \(t.optimizer.rawValue) lr \(t.learningRate), B \(t.batch) × T \(t.seqLength), seed \(t.seed)")
+      if let r = regularizationSummary(t, model: m) { lines.append("regularized  \(r)") }
       if let b = s.bestValidationLoss, let st = s.bestStep {
         lines.append(String(format: "best val     %.4f nats/char (%.3f bits/char) at step %d", b, b / log(2), st))
       }

@@ -62,6 +62,12 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Dropout between layers and before the head, in [0, 1) (default 0).") var dropout: Double?
   @Option(help: "Initial forget-gate bias of every layer (default 1; 0 learns faster with dropout, see README).") var forgetBias: Double?
 
+  // Training-only regularization (AWD-LSTM; each off by default, kept on --resume, never applied by eval or generate).
+  @Option(help: "How --dropout is applied: standard (a fresh mask every step, after each layer; the default) or locked (variational: one mask per stream per window, shared by all steps, on each layer's input and output, the embedded characters included).") var dropoutKind: DropoutKind?
+  @Option(help: ArgumentHelp("Weight drop (DropConnect) on every layer's hidden-to-hidden weights W_hh, in [0, 1): one mask per window, kept weights scaled 1/(1-P) (default 0 = off).", valueName: "P")) var weightDrop: Double?
+  @Option(help: ArgumentHelp("Embedding dropout in [0, 1): each character's whole embedding row is dropped for a window with probability P, the others scaled 1/(1-P) (default 0 = off).", valueName: "P")) var embedDropout: Double?
+  @Option(help: ArgumentHelp("Decoupled weight decay (AdamW): before each update, p -= lr*W*p on the weight matrices and the embedding, not the biases; also decoupled with sgd and rmsprop (default 0 = off).", valueName: "W")) var weightDecay: Double?
+
   // Data and optimization.
   @Option(help: "Streams per step B (default 50).") var batch: Int?
   @Option(help: "Time steps per window T (truncated BPTT length, default 50).") var seq: Int?
@@ -90,6 +96,10 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Train one run over the ranks of an Open MPI job: mpirun -np N charlstm train CORPUS --distributed (also with --resume). --batch stays the global batch, split over the ranks; rank 0 writes the checkpoints and the log. See README, Distributed training.") var distributed = false
 
   func validate() throws {
+    // The regularizers' values, checked by the library (which describes them) before anything is read.
+    var regularized = TrainingConfig()
+    (regularized.weightDrop, regularized.embedDropout, regularized.weightDecay) = (weightDrop, embedDropout, weightDecay)
+    do { try regularized.validate() } catch { throw ValidationError(userMessage(error, command: self)) }
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
     if sampleLength < 0 || sampleLength > 1_000_000 { throw ValidationError("--sample-length \(sampleLength) is invalid: expected 0 (none) to 1,000,000 characters; use 'charlstm generate' for longer texts") }
     if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
@@ -105,6 +115,8 @@ struct TrainCommand: ParsableCommand {
         ("--normalize", text.normalize != .nfc), ("--lowercase", text.lowercase), ("--min-count", text.minCount != 1),
         ("--schedule", schedule != nil), ("--warmup", warmup != nil), ("--decay-every", decayEvery != nil),
         ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil), ("--precision", numerics.precision != nil),
+        ("--dropout-kind", dropoutKind != nil), ("--weight-drop", weightDrop != nil), ("--embed-dropout", embedDropout != nil),
+        ("--weight-decay", weightDecay != nil),
       ]
       if let (name, _) = fixed.first(where: { $0.1 }) {
         throw ValidationError("\(name) cannot change when resuming (the checkpoint fixes the model, data and schedule); drop it, or start a new run without --resume")
@@ -172,6 +184,7 @@ struct TrainCommand: ParsableCommand {
     if !quiet {
       let m = trainer.model.config
       let c = trainer.config
+      if let r = regularizationSummary(c, model: m) { Output.note("regularization \(r)") }
       Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
@@ -217,6 +230,10 @@ struct TrainCommand: ParsableCommand {
     if let sampleEvery { c.sampleEvery = sampleEvery }
     if let seed { c.seed = seed }
     if let forgetBias { c.forgetBias = forgetBias }
+    if let dropoutKind { c.dropoutKind = dropoutKind }
+    if let weightDrop { c.weightDrop = weightDrop }
+    if let embedDropout { c.embedDropout = embedDropout }
+    if let weightDecay { c.weightDecay = weightDecay }
     return c
   }
 
@@ -235,6 +252,7 @@ struct TrainCommand: ParsableCommand {
       vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
       layers: layers ?? 2, dropout: dropout ?? 0)
     do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
+    try checkDropoutKind(modelDropout: model.dropout)
     if !quiet { noteCorpus(loaded, train: train, validation: val) }
     let trainer = try Trainer(
       model: model, config: config, tokenizer: loaded.tokenizer, training: train, validation: val,
@@ -261,6 +279,7 @@ struct TrainCommand: ParsableCommand {
     let loaded = try loadCorpus(options: options, documents: documents ?? parent.corpus?.documents ?? .stream, files: files)
     let config = try newConfig(corpus: loaded, ranks)
     let plan = try FineTuning(parent: parent, path: parentPath, corpus: loaded, dropout: dropout, seed: config.seed)
+    try checkDropoutKind(modelDropout: plan.model.config.dropout)
     let (train, val) = try plan.corpus.split(validationFraction: config.validationFraction)
     if !quiet {
       let o = plan.origin
@@ -306,6 +325,13 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("--forget-bias sets a fresh model's initial forget-gate bias, but --init-from starts from \(path)'s trained weights; drop --forget-bias")
     }
     return parent
+  }
+
+  /// Locked dropout lays out --dropout's masks: refused when the model has no dropout.
+  private func checkDropoutKind(modelDropout: Double) throws {
+    if dropoutKind == .locked && modelDropout == 0 {
+      throw ValidationError("--dropout-kind locked lays out --dropout's masks, but the model's dropout is 0; give --dropout P (e.g. 0.3) as well")
+    }
   }
 
   /// Reads CORPUS (or the built-in default) for a new run, with progress.
@@ -458,6 +484,17 @@ func prepareDirectory(for path: String) throws {
   }
 }
 
+/// The training-only regularizers of a run in one line, e.g. `locked dropout 0.3 · weight drop
+/// 0.5 · embedding dropout 0.1 · weight decay 0.01` (nil when none is on).
+func regularizationSummary(_ c: TrainingConfig, model m: ModelConfig) -> String? {
+  var parts: [String] = []
+  if (c.dropoutKind ?? .standard) == .locked && m.dropout > 0 { parts.append("locked dropout \(m.dropout)") }
+  if let p = c.weightDrop, p > 0 { parts.append("weight drop \(p)") }
+  if let p = c.embedDropout, p > 0 { parts.append("embedding dropout \(p)") }
+  if let w = c.weightDecay, w > 0 { parts.append("weight decay \(w)") }
+  return parts.isEmpty ? nil : parts.joined(separator: " · ")
+}
+
 /// The model's complaint in the words of the flags that set it.
 func modelMessage(_ e: ModelError) -> String {
   var text = e.description
@@ -469,4 +506,5 @@ func modelMessage(_ e: ModelError) -> String {
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension DocumentMode: ExpressibleByArgument {}
+extension DropoutKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}

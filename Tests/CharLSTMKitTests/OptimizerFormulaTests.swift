@@ -31,14 +31,14 @@ import Testing
   }
 
   /// Runs the implementation for `steps` steps; returns parameters after each step, and the state.
-  static func run(_ kind: OptimizerKind, momentum: Double) -> ([[Float]], OptimizerState) {
+  static func run(_ kind: OptimizerKind, momentum: Double, weightDecay: WeightDecay? = nil) -> ([[Float]], OptimizerState) {
     var state = OptimizerState(kind: kind, count: count)
     var params = initial
     var history: [[Float]] = []
     for t in 1...steps {
       let grads = (0..<count).map { gradient($0, t) }
       params.withUnsafeMutableBufferPointer { p in
-        grads.withUnsafeBufferPointer { g in state.update(params: p, grads: g, lr: lr, momentum: momentum) }
+        grads.withUnsafeBufferPointer { g in state.update(params: p, grads: g, lr: lr, momentum: momentum, weightDecay: weightDecay) }
       }
       history.append(params)
     }
@@ -127,5 +127,94 @@ import Testing
     Self.expectClose(got, want, "sgd μ \(mu)")
     Self.expectClose(state.first, b, "sgd buffer")
     #expect(state.second.isEmpty)
+  }
+
+  // MARK: - Decoupled weight decay
+
+  /// λ large enough that the decay is 1e-3 of a weight per step (lr 0.01 × 0.1), far above
+  /// the tolerance, so a missing, doubled or coupled decay fails.
+  static let lambda = 0.1
+  /// Parameters 0..<4 and 6..<10 are decayed ("weights"); 4, 5, 10, 11 are not ("biases").
+  static let decayed: [Range<Int>] = [0..<4, 6..<10]
+  static func isDecayed(_ i: Int) -> Bool { decayed.contains { $0.contains(i) } }
+
+  /// torch.optim.AdamW(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=λ): p ← p·(1 − lr·λ),
+  /// then Adam's update from moments that never see λ; parameters outside the decayed ranges
+  /// follow plain Adam bit for bit.
+  @Test func adamWMatchesPyTorchsFormula() {
+    let (b1, b2, eps) = (0.9, 0.999, 1e-8)
+    var p = Self.initial.map(Double.init)
+    var m = [Double](repeating: 0, count: Self.count), v = m
+    var want: [[Double]] = []
+    for t in 1...Self.steps {
+      for i in 0..<Self.count {
+        if Self.isDecayed(i) { p[i] *= 1 - Self.lr * Self.lambda }
+        let g = Double(Self.gradient(i, t))
+        m[i] = b1 * m[i] + (1 - b1) * g
+        v[i] = b2 * v[i] + (1 - b2) * g * g
+        let mHat = m[i] / (1 - pow(b1, Double(t)))
+        let vHat = v[i] / (1 - pow(b2, Double(t)))
+        p[i] -= Self.lr * mHat / (vHat.squareRoot() + eps)
+      }
+      want.append(p)
+    }
+    let (got, state) = Self.run(.adam, momentum: 0, weightDecay: WeightDecay(rate: Self.lambda, ranges: Self.decayed))
+    Self.expectClose(got, want, "adamw")
+    Self.expectClose(state.first, m, "adamw m")
+    Self.expectClose(state.second, v, "adamw v")
+    // Undecayed parameters are plain Adam's, bit for bit; decayed ones are not.
+    let (plain, _) = Self.run(.adam, momentum: 0)
+    for i in 0..<Self.count {
+      let same = got.last![i].bitPattern == plain.last![i].bitPattern
+      #expect(same == !Self.isDecayed(i), "parameter \(i): decayed \(Self.isDecayed(i)), \(got.last![i]) vs Adam's \(plain.last![i])")
+    }
+  }
+
+  /// The same decoupled shrink before RMSprop's and SGD's updates (charlstm's choice: SGDW).
+  @Test(arguments: [OptimizerKind.rmsprop, .sgd])
+  func decoupledDecayWithOtherOptimizers(kind: OptimizerKind) {
+    let (alpha, eps, mu) = (0.99, 1e-8, 0.9)
+    var p = Self.initial.map(Double.init)
+    var buffer = [Double](repeating: 0, count: Self.count)
+    var want: [[Double]] = []
+    for t in 1...Self.steps {
+      for i in 0..<Self.count {
+        if Self.isDecayed(i) { p[i] *= 1 - Self.lr * Self.lambda }
+        let g = Double(Self.gradient(i, t))
+        if kind == .rmsprop {
+          buffer[i] = alpha * buffer[i] + (1 - alpha) * g * g
+          p[i] -= Self.lr * g / (buffer[i].squareRoot() + eps)
+        } else {
+          buffer[i] = mu * buffer[i] + g
+          p[i] -= Self.lr * buffer[i]
+        }
+      }
+      want.append(p)
+    }
+    let (got, _) = Self.run(kind, momentum: mu, weightDecay: WeightDecay(rate: Self.lambda, ranges: Self.decayed))
+    Self.expectClose(got, want, "\(kind) with decoupled decay")
+  }
+
+  /// A model's decay covers its embedding and weight matrices and none of its biases: with a
+  /// zero gradient (Adam's step is then 0) a weight becomes p·(1 − lr·λ), a bias stays p exactly.
+  @Test func biasesAreNotDecayed() {
+    let config = ModelConfig(vocabSize: 5, embedSize: 3, hiddenSize: 4, layers: 2)
+    let decay = WeightDecay(rate: 0.5, model: config)
+    let names = config.slots.filter { s in decay.ranges.contains(s.range) }.map(\.name)
+    #expect(names == ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1", "head.weight"])
+    var g = SeededGenerator(seed: 3)
+    var params = CharModel<Float>(config: config, generator: &g).parameters
+    let before = params
+    let zero = [Float](repeating: 0, count: params.count)
+    var state = OptimizerState(kind: .adam, count: params.count)
+    params.withUnsafeMutableBufferPointer { p in
+      zero.withUnsafeBufferPointer { z in state.update(params: p, grads: z, lr: 0.1, momentum: 0, weightDecay: decay) }
+    }
+    for s in config.slots {
+      for i in s.range {
+        let want = s.name.contains("bias") ? before[i] : before[i] * Float(1 - 0.1 * 0.5)
+        #expect(params[i].bitPattern == want.bitPattern, "\(s.name)[\(i - s.offset)]: \(params[i]) vs \(want)")
+      }
+    }
   }
 }

@@ -83,6 +83,97 @@ struct GradientCheckTests {
         != w.trainLoss(model, state: w.state, dropoutSeed: 4321))
   }
 
+  // MARK: - Regularization (masks fixed by re-seeding the dropout generator identically)
+
+  /// The loss and analytic gradient of one fixed window under `regularization`, checked
+  /// against central differences on every parameter with the same masks.
+  private func checkAll(
+    _ config: ModelConfig, _ regularization: Regularization, modelSeed: UInt64 = 8, windowSeed: UInt64 = 12
+  ) -> (model: CharModel<Double>, window: Window, analytic: [Double]) {
+    var g = SeededGenerator(seed: modelSeed)
+    let model = CharModel<Double>(config: config, generator: &g)
+    let w = Window(config: config, batch: 3, steps: 4, seed: windowSeed, nonZeroState: true)
+    let analytic = w.analyticGradient(model, dropoutSeed: 1234, regularization: regularization)
+    let r = checkGradient(model: model, analytic: analytic, indices: 0..<config.parameterCount) {
+      w.trainLoss(model, state: w.state, dropoutSeed: 1234, regularization: regularization)
+    }
+    #expect(r.passed, "\(regularization): \(r)")
+    // The masks really drop something: another mask, or none, gives another loss.
+    let loss = w.trainLoss(model, state: w.state, dropoutSeed: 1234, regularization: regularization)
+    #expect(loss != w.trainLoss(model, state: w.state, dropoutSeed: 4321, regularization: regularization))
+    #expect(loss != w.trainLoss(model, state: w.state, dropoutSeed: 1234))
+    return (model, w, analytic)
+  }
+
+  /// Weight drop p = 0.5 on both layers' W_hh. The entries its mask drops get exactly zero
+  /// gradient (∂L/∂W = ∂L/∂W̃ ⊙ M), the kept ones the finite differences' value.
+  @Test("weight drop with a fixed mask, all parameters")
+  func weightDrop() {
+    let (model, _, analytic) = checkAll(stackConfig, Regularization(weightDrop: 0.5))
+    // The masks as the model draws them (no other dropout): G·H draws for layer 0's W_hh, then layer 1's.
+    var masks = SeededGenerator(seed: 1234)
+    for k in 0..<2 {
+      let slot = model.slot(named: "lstm.weight_hh_l\(k)")!
+      var dropped = 0
+      var keptNonZero = 0
+      for i in slot.range {
+        if masks.nextUnitDouble() < 0.5 {
+          dropped += 1
+          #expect(analytic[i] == 0, "W_hh l\(k) entry \(i - slot.offset) is dropped but has gradient \(analytic[i])")
+        } else if analytic[i] != 0 {
+          keptNonZero += 1
+        }
+      }
+      #expect(dropped > 0 && keptNonZero > 0, "layer \(k): \(dropped) dropped, \(keptNonZero) kept with a gradient")
+    }
+  }
+
+  /// Locked (variational) dropout p = 0.4: one mask per stream, shared by the 4 steps, on the
+  /// embedded input, between the layers and before the head.
+  @Test("locked dropout with a fixed mask, all parameters")
+  func lockedDropout() {
+    var config = stackConfig
+    config.dropout = 0.4
+    let (model, w, _) = checkAll(config, Regularization(dropoutKind: .locked))
+    // Not the standard masks: the same seed laid out per step gives another loss.
+    #expect(
+      w.trainLoss(model, state: w.state, dropoutSeed: 1234, regularization: Regularization(dropoutKind: .locked))
+        != w.trainLoss(model, state: w.state, dropoutSeed: 1234))
+  }
+
+  /// Embedding dropout p = 0.4 (V = 7): a dropped character's embedding row gets exactly zero
+  /// gradient although the character is in the window; a kept one's is the finite differences'.
+  @Test("embedding dropout with a fixed mask, all parameters")
+  func embeddingDropout() {
+    let config = ModelConfig(vocabSize: 7, embedSize: 3, hiddenSize: 3, layers: 2)
+    let (model, w, analytic) = checkAll(config, Regularization(embedDropout: 0.4))
+    // The mask as the model draws it: the first V draws, one per character id.
+    var masks = SeededGenerator(seed: 1234)
+    let kept = (0..<config.vocabSize).map { _ in masks.nextUnitDouble() >= 0.4 }
+    let row = model.slot(named: "embedding.weight")!.offset
+    let present = Set(w.inputs.map(Int.init))
+    var droppedSeen = 0
+    for id in present {
+      let grad = analytic[(row + id * 3)..<(row + id * 3 + 3)]
+      if kept[id] {
+        #expect(grad.contains { $0 != 0 }, "kept id \(id) has no gradient")
+      } else {
+        droppedSeen += 1
+        #expect(grad.allSatisfy { $0 == 0 }, "dropped id \(id) has gradient \(Array(grad))")
+      }
+    }
+    #expect(droppedSeen > 0 && droppedSeen < present.count, "the window should hold dropped and kept characters")
+  }
+
+  /// Everything at once: locked dropout 0.3, weight drop 0.3, embedding dropout 0.3; and with
+  /// standard dropout.
+  @Test("all regularizers together, all parameters", arguments: [DropoutKind.locked, .standard])
+  func allTogether(kind: DropoutKind) {
+    var config = stackConfig
+    config.dropout = 0.3
+    _ = checkAll(config, Regularization(dropoutKind: kind, weightDrop: 0.3, embedDropout: 0.3))
+  }
+
   /// Gradients accumulate: two identical windows without zeroing give twice the gradient.
   @Test("backward accumulates into gradients")
   func accumulates() {

@@ -29,25 +29,30 @@ struct Window {
     }
   }
 
-  /// The mean training loss (dropout masks drawn from a generator seeded with `dropoutSeed`,
-  /// so every evaluation sees the same mask). Gradients accumulate into the model as a side effect.
+  /// The mean training loss (dropout masks, and those of `regularization`, drawn from a
+  /// generator seeded with `dropoutSeed`, so every evaluation sees the same masks). Gradients
+  /// accumulate into the model as a side effect.
   func trainLoss<S: KernelScalar>(
-    _ model: CharModel<S>, state: LSTMState<S>, dropoutSeed: UInt64 = 99
+    _ model: CharModel<S>, state: LSTMState<S>, dropoutSeed: UInt64 = 99,
+    regularization: Regularization = .none
   ) -> Double {
     var s = state
     var dropout = SeededGenerator(seed: dropoutSeed)
     return inputs.withUnsafeBufferPointer { x in
       targets.withUnsafeBufferPointer { y in
         model.trainWindow(
-          inputs: x, targets: y, batch: batch, steps: steps, state: &s, dropoutGenerator: &dropout)
+          inputs: x, targets: y, batch: batch, steps: steps, state: &s, dropoutGenerator: &dropout,
+          regularization: regularization)
       }
     }
   }
 
   /// The analytic gradient: zero, one training window, copy.
-  func analyticGradient(_ model: CharModel<Double>, dropoutSeed: UInt64 = 99) -> [Double] {
+  func analyticGradient(
+    _ model: CharModel<Double>, dropoutSeed: UInt64 = 99, regularization: Regularization = .none
+  ) -> [Double] {
     model.zeroGradients()
-    _ = trainLoss(model, state: state, dropoutSeed: dropoutSeed)
+    _ = trainLoss(model, state: state, dropoutSeed: dropoutSeed, regularization: regularization)
     return model.gradients
   }
 }

@@ -31,13 +31,19 @@ public struct OptimizerState: Equatable, Sendable {
   ///
   /// Adam: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε).
   /// RMSprop: v ← α·v + (1−α)·g², p ← p − lr·g/(√v + ε). SGD: b ← μ·b + g, p ← p − lr·b.
+  /// With `weightDecay` λ, first p ← p·(1 − lr·λ) on its ranges (decoupled: the gradient and
+  /// the moments never see it), as `torch.optim.AdamW` does before its Adam step.
+  /// - Parameters:
+  ///   - lr: this step's learning rate (after schedule and warm-up; the decay uses it too).
+  ///   - weightDecay: decoupled weight decay (nil: none).
   public mutating func update(
     params: UnsafeMutableBufferPointer<Float>, grads: UnsafeBufferPointer<Float>,
-    lr: Double, momentum: Double
+    lr: Double, momentum: Double, weightDecay: WeightDecay? = nil
   ) {
     precondition(params.count == grads.count, "parameters [\(params.count)] and gradients [\(grads.count)] differ")
     step += 1
     let n = params.count
+    if let weightDecay { weightDecay.apply(params, lr: lr) }
     switch kind {
     case .adam:
       let b1: Float = 0.9
@@ -80,6 +86,44 @@ public struct OptimizerState: Equatable, Sendable {
           params[i] -= rate * b[i]
         }
       }
+    }
+  }
+}
+
+/// Decoupled weight decay (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019):
+/// p ← p − lr·λ·p before the optimizer's update, on chosen parts of the flat parameter vector.
+///
+/// PyTorch's AdamW formula (`param.mul_(1 - lr * weight_decay)`, then Adam) with the step's
+/// scheduled lr. The same shrink with SGD is the paper's SGDW and with RMSprop its analogue:
+/// charlstm decouples it for every optimizer rather than adding λ·p to the gradient (L2), which
+/// Adam's and RMSprop's per-parameter scaling would weaken where gradients are large.
+public struct WeightDecay: Equatable, Sendable {
+  /// λ ≥ 0.
+  public var rate: Double
+  /// The flat indices decayed.
+  public var ranges: [Range<Int>]
+
+  /// λ on `ranges` of the flat parameter vector.
+  public init(rate: Double, ranges: [Range<Int>]) {
+    self.rate = rate
+    self.ranges = ranges
+  }
+
+  /// λ on every weight matrix of `model` and its embedding (`embedding.weight`,
+  /// `lstm.weight_ih_l*`, `lstm.weight_hh_l*`, `head.weight`), none on the biases
+  /// (`lstm.bias_*`, `head.bias`): the usual practice (e.g. BERT's and GPT-2's AdamW groups leave
+  /// biases undecayed; a decayed bias only pulls the forget gate's bias of 1 towards 0).
+  public init(rate: Double, model: ModelConfig) {
+    self.init(rate: rate, ranges: model.slots.filter { !$0.name.contains("bias") }.map(\.range))
+  }
+
+  /// p[i] ← p[i]·(1 − lr·λ) for i in ``ranges`` (the factor computed in Double, applied in Float,
+  /// as PyTorch does with a Python scalar).
+  func apply(_ params: UnsafeMutableBufferPointer<Float>, lr: Double) {
+    let factor = Float(1 - lr * rate)
+    for r in ranges {
+      precondition(r.lowerBound >= 0 && r.upperBound <= params.count, "decayed range \(r) outside [0, \(params.count))")
+      for i in r { params[i] *= factor }
     }
   }
 }

@@ -95,6 +95,10 @@ public final class Trainer {
   private var ownsCheckpoint = false
   /// Whether this run wrote its best-validation copy (named when no checkpoint was saved yet).
   private var wroteBest = false
+  /// The window's training-only regularizers (``TrainingConfig/regularization``).
+  private let regularization: Regularization
+  /// Decoupled weight decay on the weight matrices and the embedding (nil: off or λ = 0).
+  private let weightDecay: WeightDecay?
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -200,6 +204,8 @@ public final class Trainer {
     inputs = [Int32](repeating: 0, count: config.batch * config.seqLength)
     targets = inputs
     shard = .whole(config.batch)
+    regularization = config.regularization
+    weightDecay = config.weightDecay.flatMap { $0 > 0 ? WeightDecay(rate: $0, model: model.config) : nil }
   }
 
   /// Spreads the run over `collective`'s processes (data parallelism): this process trains
@@ -262,7 +268,7 @@ public final class Trainer {
           targets.withUnsafeBufferPointer { y in
             model.trainWindow(
               inputs: x, targets: y, batch: shard.count, steps: config.seqLength, state: &hidden,
-              dropoutGenerator: &dropoutGenerator, shard: shard)
+              dropoutGenerator: &dropoutGenerator, shard: shard, regularization: regularization)
           }
         }
       }
@@ -285,7 +291,7 @@ public final class Trainer {
       let lr = config.learningRate(atStep: state.step + 1)
       model.parameters.withUnsafeMutableBufferPointer { p in
         model.gradients.withUnsafeBufferPointer { g in
-          optimizer.update(params: p, grads: g, lr: lr, momentum: config.momentum)
+          optimizer.update(params: p, grads: g, lr: lr, momentum: config.momentum, weightDecay: weightDecay)
         }
       }
       // A finite gradient can still make a weight or a moment overflow (a huge --lr): never go

@@ -72,6 +72,25 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// for bit (a different N would sum the gradients in a different order).
   public var ranks: Int? = nil
 
+  // Training-only regularization (AWD-LSTM, Merity et al. 2017), each off when nil. Recorded
+  // in the checkpoint and the run log; a resumed run keeps them (its masks come from the
+  // checkpointed dropout generator, so it still continues bit for bit).
+
+  /// How the model's dropout is laid out (nil: ``DropoutKind/standard``; see ``DropoutKind``).
+  public var dropoutKind: DropoutKind? = nil
+  /// Weight drop (DropConnect) probability on every layer's W_hh, one mask per window (nil: off).
+  public var weightDrop: Double? = nil
+  /// Embedding dropout probability: whole characters' rows dropped per window (nil: off).
+  public var embedDropout: Double? = nil
+  /// Decoupled weight decay λ (AdamW; nil: off): before each update every weight matrix and the
+  /// embedding, not the biases, shrink by p ← p − lr·λ·p, with any optimizer (see ``WeightDecay``).
+  public var weightDecay: Double? = nil
+
+  /// The model-side regularizers of a training window (every one off when unset).
+  public var regularization: Regularization {
+    Regularization(dropoutKind: dropoutKind ?? .standard, weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0)
+  }
+
   /// The defaults: B 50 × T 50, 2000 steps, Adam at 2e-3, clip 5, validate every 200 steps.
   public init() {}
 
@@ -101,6 +120,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     if sampleEvery < 0 { throw bad(.sampleEvery, sampleEvery, "an integer ≥ 0") }
     if let r = ranks, r < 1 || r > batch { throw .tooManyProcesses(processes: r, batch: batch) }
     if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad(.forgetBias, b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
+    if let p = weightDrop, !Regularization.isProbability(p) { throw bad(.weightDrop, p, "a probability in [0, 1), e.g. 0.2 (0 turns it off)") }
+    if let p = embedDropout, !Regularization.isProbability(p) { throw bad(.embedDropout, p, "a probability in [0, 1), e.g. 0.1 (0 turns it off)") }
+    if let w = weightDecay, !(w >= 0 && w.isFinite) { throw bad(.weightDecay, w, "a finite number ≥ 0, e.g. 0.01 (0 turns it off)") }
   }
 
   /// The learning rate at (1-based) optimizer step `step`.

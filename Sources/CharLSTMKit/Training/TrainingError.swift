@@ -22,6 +22,12 @@ public enum TrainingSetting: String, CaseIterable, Sendable {
   case checkpointEvery = "checkpoint interval"
   case sampleEvery = "sample interval"
   case forgetBias = "forget-gate bias"
+  /// ``TrainingConfig/weightDrop``: a probability.
+  case weightDrop = "weight drop"
+  /// ``TrainingConfig/embedDropout``: a probability.
+  case embedDropout = "embedding dropout"
+  /// ``TrainingConfig/weightDecay``: λ ≥ 0.
+  case weightDecay = "weight decay"
   case dropout
   case embedSize = "embedding size"
   case hiddenSize = "hidden size"
