@@ -37,14 +37,16 @@ import Testing
     return out
   }
 
-  @Test(arguments: [[0..<6], [0..<3, 3..<6], [0..<1, 1..<4, 4..<6]])
-  func shardsOfAWindowSumToTheWholeWindow(shards: [Range<Int>]) {
+  /// Also with every regularizer: locked masks are the whole batch's rows for the shard's
+  /// streams, weight-drop and embedding masks are the whole batch's.
+  @Test(arguments: [[0..<6], [0..<3, 3..<6], [0..<1, 1..<4, 4..<6]], [Regularization.none, Regularization(dropoutKind: .locked, weightDrop: 0.3, embedDropout: 0.3)])
+  func shardsOfAWindowSumToTheWholeWindow(shards: [Range<Int>], regularization: Regularization) {
     let (B, T) = (6, 5)
     let (whole, x, y, state) = window(seed: 7)
     var g = SeededGenerator(seed: 99)
     var s = state
     let wholeLoss = x.withUnsafeBufferPointer { xp in
-      y.withUnsafeBufferPointer { yp in whole.trainWindow(inputs: xp, targets: yp, batch: B, steps: T, state: &s, dropoutGenerator: &g) }
+      y.withUnsafeBufferPointer { yp in whole.trainWindow(inputs: xp, targets: yp, batch: B, steps: T, state: &s, dropoutGenerator: &g, regularization: regularization) }
     }
     var sum = [Double](repeating: 0, count: whole.parameters.count)
     var lossSum = 0.0
@@ -58,7 +60,7 @@ import Testing
         let loss = px.withUnsafeBufferPointer { xp in
           py.withUnsafeBufferPointer { yp in
             part.trainWindow(inputs: xp, targets: yp, batch: r.count, steps: T, state: &ps, dropoutGenerator: &pg,
-                             shard: own ? nil : StreamShard(total: B, range: r))
+                             shard: own ? nil : StreamShard(total: B, range: r), regularization: regularization)
           }
         }
         if own {

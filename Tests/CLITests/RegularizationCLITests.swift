@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// The regularization flags as a user meets them: documented in --help, recorded in the
+/// checkpoint, the log and inspect, kept and refused to change on --resume, which continues
+/// bit for bit; values out of range are one-line errors naming the flag.
+@Suite(.serialized) struct RegularizationCLITests {
+  static let tiny = ["--embed", "8", "--hidden", "16", "--layers", "2", "--batch", "4", "--seq", "16", "--threads", "1", "--sample-length", "0", "--quiet"]
+  static let all = ["--dropout", "0.2", "--dropout-kind", "locked", "--weight-drop", "0.3", "--embed-dropout", "0.1", "--weight-decay", "0.05"]
+
+  private func corpus(_ dir: Scratch) -> String {
+    var text = ""
+    for i in 0..<200 { text += ["to be or not to be\n", "that is the question\n"][i % 2] }
+    return dir.write("play.txt", Array(text.utf8))
+  }
+
+  @Test func helpDocumentsEveryFlag() throws {
+    let help = try CLI.run(["train", "--help"])
+    for flag in ["--weight-drop <P>", "--dropout-kind", "--embed-dropout <P>", "--weight-decay <W>", "locked"] {
+      #expect(help.stdout.contains(flag), "\(flag) is not in train --help")
+    }
+  }
+
+  @Test func recordedKeptOnResumeAndBitForBit() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    let straight = dir.path + "/s.safetensors", split = dir.path + "/r.safetensors"
+    let a = try CLI.run(["train", text, "--out", straight, "--steps", "30", "--eval-every", "10"] + Self.tiny + Self.all)
+    #expect(a.status == 0, "\(a.stderr)")
+    let b = try CLI.run(["train", text, "--out", split, "--steps", "13", "--eval-every", "10"] + Self.tiny + Self.all)
+    #expect(b.status == 0, "\(b.stderr)")
+    let refused = try CLI.run(["train", "--resume", split, "--steps", "30", "--weight-decay", "0"])
+    #expect(refused.status != 0 && refused.stderr.contains("--weight-decay cannot change when resuming"), "\(refused.stderr)")
+    let c = try CLI.run(["train", "--resume", split, "--steps", "30", "--threads", "1", "--sample-length", "0", "--quiet"])
+    #expect(c.status == 0, "\(c.stderr)")
+    func inspect(_ path: String) throws -> [String: Any] {
+      let r = try CLI.run(["inspect", path, "--json"])
+      return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    }
+    let (x, y) = (try inspect(straight), try inspect(split))
+    #expect(x["weights_hash"] as? String == y["weights_hash"] as? String, "resume is not bit for bit")
+    #expect(y["step"] as? Int == 30)
+    #expect(y["dropout_kind"] as? String == "locked" && y["weight_drop"] as? Double == 0.3)
+    #expect(y["embed_dropout"] as? Double == 0.1 && y["weight_decay"] as? Double == 0.05)
+    let human = try CLI.run(["inspect", split])
+    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05"), human.stdout)
+    // The log's start and resume lines carry the options.
+    let log = try String(contentsOfFile: dir.path + "/r.log.jsonl", encoding: .utf8)
+    let heads = log.split(separator: "\n").filter { $0.contains("\"type\":\"start\"") || $0.contains("\"type\":\"resume\"") }
+    #expect(heads.count == 2)
+    for h in heads { #expect(h.contains("\"weightDrop\":0.3") && h.contains("\"dropoutKind\":\"locked\"") && h.contains("\"embedDropout\":0.1") && h.contains("\"weightDecay\":0.05"), "\(h)") }
+  }
+
+  @Test func valuesAreRefusedByFlag() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    let out = dir.path + "/never.safetensors"
+    let train = ["train", text, "--out", out, "--steps", "2"] + Self.tiny
+    let cases: [([String], String)] = [
+      (["--weight-drop", "1"], "--weight-drop 1.0 is invalid: expected a probability in [0, 1)"),
+      (["--weight-drop", "-0.2"], "--weight-drop -0.2 is invalid"),
+      (["--embed-dropout", "nan"], "--embed-dropout nan is invalid"),
+      (["--embed-dropout", "1.5"], "--embed-dropout 1.5 is invalid"),
+      (["--weight-decay", "-1"], "--weight-decay -1.0 is invalid: expected a finite number ≥ 0"),
+      (["--weight-decay", "inf"], "--weight-decay inf is invalid"),
+      (["--dropout-kind", "sideways"], "sideways"),
+      (["--dropout-kind", "locked"], "--dropout-kind locked"),
+    ]
+    for (args, needle) in cases {
+      let r = try CLI.run(train + args)
+      #expect(r.status != 0, "\(args) should fail")
+      #expect(r.stderr.contains(needle), "\(args): \(r.stderr)")
+      let lines = r.stderr.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") }
+      #expect(lines.count <= 2, "\(args): not a short message: \(r.stderr)")
+      #expect(!r.stderr.contains("Fatal error"), "\(args) crashed")
+    }
+    #expect(!FileManager.default.fileExists(atPath: out))
+  }
+}
