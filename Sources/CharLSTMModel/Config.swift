@@ -36,7 +36,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
   public var hiddenSize: Int
   /// L, the number of stacked LSTM layers.
   public var layers: Int
-  /// Dropout probability p in [0, 1) applied between LSTM layers and before the head.
+  /// Dropout probability p in [0, 1) applied between LSTM layers and before the head (with
+  /// ``DropoutKind/locked`` also on the embedded characters; see ``Regularization``).
   public var dropout: Double
 
   /// Creates a configuration; call ``validate()`` before building a model from untrusted values.

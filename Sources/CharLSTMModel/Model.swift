@@ -13,8 +13,9 @@ import CharLSTMKernels
 /// Embedding(V, E) → L stacked LSTM layers of width H → Linear(H, V) → softmax, with inverted
 /// dropout (probability p = `config.dropout`, training only) between LSTM layers and before the
 /// head, and a training window's optional ``Regularization`` (locked dropout, weight drop on
-/// W_hh, embedding dropout; see Regularization.swift). All parameters live in the flat ``parameters`` vector laid out as ``slots`` (PyTorch
-/// state-dict order and shapes) and their gradients in ``gradients`` with the same layout.
+/// W_hh, embedding dropout; see Regularization.swift). All parameters live in the flat
+/// ``parameters`` vector laid out as ``slots`` (PyTorch state-dict order and shapes) and their
+/// gradients in ``gradients`` with the same layout.
 ///
 /// Buffers for a given (B, T) are allocated on first use and reused, so after the first call
 /// with given sizes ``trainWindow(inputs:targets:batch:steps:state:dropoutGenerator:)``,
