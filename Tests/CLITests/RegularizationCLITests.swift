@@ -44,7 +44,7 @@ import Testing
     #expect(y["dropout_kind"] as? String == "locked" && y["weight_drop"] as? Double == 0.3)
     #expect(y["embed_dropout"] as? Double == 0.1 && y["weight_decay"] as? Double == 0.05)
     let human = try CLI.run(["inspect", split])
-    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05"), human.stdout)
+    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05"), "\(human.stdout)")
     // The log's start and resume lines carry the options.
     let log = try String(contentsOfFile: dir.path + "/r.log.jsonl", encoding: .utf8)
     let heads = log.split(separator: "\n").filter { $0.contains("\"type\":\"start\"") || $0.contains("\"type\":\"resume\"") }
@@ -60,10 +60,10 @@ import Testing
     let train = ["train", text, "--out", out, "--steps", "2"] + Self.tiny
     let cases: [([String], String)] = [
       (["--weight-drop", "1"], "--weight-drop 1.0 is invalid: expected a probability in [0, 1)"),
-      (["--weight-drop", "-0.2"], "--weight-drop -0.2 is invalid"),
+      (["--weight-drop=-0.2"], "--weight-drop -0.2 is invalid"),
       (["--embed-dropout", "nan"], "--embed-dropout nan is invalid"),
       (["--embed-dropout", "1.5"], "--embed-dropout 1.5 is invalid"),
-      (["--weight-decay", "-1"], "--weight-decay -1.0 is invalid: expected a finite number ≥ 0"),
+      (["--weight-decay=-1"], "--weight-decay -1.0 is invalid: expected a finite number ≥ 0"),
       (["--weight-decay", "inf"], "--weight-decay inf is invalid"),
       (["--dropout-kind", "sideways"], "sideways"),
       (["--dropout-kind", "locked"], "--dropout-kind locked"),
