@@ -17,7 +17,7 @@ import Testing
 
   private func makeTrainer(
     steps: Int, path: String? = nil, dropout: Double = 0.3, options: (inout TrainingConfig) -> Void = allOn
-  ) throws -> (Trainer, [Int32]) {
+  ) throws -> (Trainer, TokenIDs) {
     let (tok, ids) = try smallCorpus()
     var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
     t.learningRate = 1e-2
