@@ -27,12 +27,17 @@ struct TrainCommand: ParsableCommand {
       new rows. --documents lines reads one text per line (blank-lines: one per paragraph), \
       each ended by an end-of-text symbol, so the model learns where texts end.
 
+      AWD-LSTM's regularizers, each off by default and applied in training only (eval, \
+      generate and validation never use them): --weight-drop, --dropout-kind locked, \
+      --embed-dropout and --weight-decay (see README, Regularization). A resumed run keeps them.
+
       Examples:
         charlstm train ../shared/corpora/tinyshakespeare.txt --steps 3000
         charlstm train ../shared/corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --steps 8000
         charlstm train --resume checkpoints/tinyshakespeare.safetensors --steps 6000
         charlstm train sonnets.txt --init-from checkpoints/tinyshakespeare.safetensors --lr 1e-3 --steps 500
         charlstm train names.txt --documents lines --steps 3000
+        charlstm train ../shared/corpora/tinyshakespeare.txt --hidden 512 --dropout 0.3 --dropout-kind locked --weight-drop 0.3 --embed-dropout 0.1 --weight-decay 0.01
       """)
 
   @Argument(help: "A UTF-8 text file or a directory of them (default: the built-in tinyshakespeare).")
