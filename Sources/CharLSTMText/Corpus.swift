@@ -161,9 +161,14 @@ public enum CorpusLoader {
     let endDocument = { tokens.append(builder.addEndOfText()); count += 1 }
     if documents != .stream { tokens.append(builder.addEndOfText()) }
     var scratch: [Int32] = []
-    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? =
-      documents == .stream ? { builder.addSingles($0, to: &tokens, scratch: &scratch) } : nil
-    try tokenize(bytes, file: name, segmenter: &seg, units: &units, singles: singles) { c in
+    let stream = documents == .stream
+    try tokenize(
+      bytes, file: name, segmenter: &seg, units: &units,
+      singles: { run in
+        if stream { return builder.addSingles(run, to: &tokens, scratch: &scratch) }
+        for k in run.indices { splitter.feed(UnsafeBufferPointer(rebasing: run[k..<(k + 1)]), character: { tokens.append(builder.add($0)) }, end: endDocument) }
+      }
+    ) { c in
       splitter.feed(c, character: { tokens.append(builder.add($0)) }, end: endDocument)
     }
     splitter.endFile(end: endDocument)
@@ -191,10 +196,16 @@ public enum CorpusLoader {
     var splitter = DocumentSplitter(mode: documents)
     if let end { tokens.append(end) }
     var scratch: [Int32] = []
-    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? =
-      documents == .stream ? { tokenizer.resolveSingles($0, unknown, &missing, to: &tokens, scratch: &scratch) } : nil
-    try tokenize(bytes, file: name, segmenter: &seg, units: &units, singles: singles) { cluster in
-      splitter.feed(cluster, character: { c in if let id = tokenizer.resolve(c, unknown, &missing) { tokens.append(id) } }, end: { tokens.append(end!) })
+    let stream = documents == .stream
+    func character(_ c: UnsafeBufferPointer<UInt16>) { if let id = tokenizer.resolve(c, unknown, &missing) { tokens.append(id) } }
+    try tokenize(
+      bytes, file: name, segmenter: &seg, units: &units,
+      singles: { run in
+        if stream { return tokenizer.resolveSingles(run, unknown, &missing, to: &tokens, scratch: &scratch) }
+        for k in run.indices { splitter.feed(UnsafeBufferPointer(rebasing: run[k..<(k + 1)]), character: character, end: { tokens.append(end!) }) }
+      }
+    ) { cluster in
+      splitter.feed(cluster, character: character, end: { tokens.append(end!) })
     }
     splitter.endFile { tokens.append(end!) }
     if !missing.isEmpty { throw .unknownCharacters(missing) }
@@ -216,7 +227,7 @@ public enum CorpusLoader {
   /// streaming its clusters.
   private static func tokenize(
     _ b: UnsafeBufferPointer<UInt8>, file: String, segmenter seg: inout Segmenter, units: inout [UInt16],
-    singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     try decode(b, at: 0, last: true, file: file, segmenter: &seg, units: &units, singles: singles, emit: emit)
   }
@@ -225,7 +236,7 @@ public enum CorpusLoader {
   /// file's start, where a UTF-8 BOM is dropped), ending on a code point boundary unless `last`.
   private static func decode(
     _ b: UnsafeBufferPointer<UInt8>, at offset: Int, last: Bool, file: String, segmenter seg: inout Segmenter,
-    units: inout [UInt16], singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    units: inout [UInt16], singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     units.reserveCapacity(chunkUnits + 4)
     var i = offset == 0 && b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // drop a UTF-8 BOM
@@ -245,7 +256,7 @@ public enum CorpusLoader {
   /// the bytes done after each chunk.
   private static func tokenize(
     _ file: borrowing CorpusFile, segmenter seg: inout Segmenter, units: inout [UInt16],
-    progress: (Int) -> Void, singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    progress: (Int) -> Void, singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     let path = file.path
     try file.chunks { (chunk, offset, last) throws(TextError) in
@@ -350,11 +361,11 @@ public enum CorpusLoader {
 
   /// Streams every cluster of the corpus to `emit`; in a documents mode, through a
   /// ``DocumentSplitter`` that calls `endDocument` after each document (a file's end ends one).
-  /// In a stream, runs of clusters of one unit each go to `singles` instead, when given.
+  /// In a stream, runs of clusters of one unit each go to `singles` instead.
   private static func read(
     path: String, options: TokenizerOptions, include: String?, excluding: [String], documents: DocumentMode,
     progress: ((Int, Int) -> Void)?, addedLineBreaks: inout Int, endDocument: () -> Void,
-    singles: ((UnsafeBufferPointer<UInt16>) -> Void)?, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
     let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
@@ -376,7 +387,10 @@ public enum CorpusLoader {
       // cluster by cluster.
       try tokenize(
         file, segmenter: &seg, units: &units, progress: { progress?(before + $0, before + size) },
-        singles: documents == .stream ? singles : nil
+        singles: { run in
+          if documents == .stream { return singles(run) }
+          for k in run.indices { splitter.feed(UnsafeBufferPointer(rebasing: run[k..<(k + 1)]), character: emit, end: endDocument) }
+        }
       ) {
         splitter.feed($0, character: emit, end: endDocument)
       }

@@ -42,15 +42,32 @@ enum ICU {
     let loc = Array(locale.utf8CString)
     return try transform("lowercase", src) { clicu_to_lower(loc, $0, $1, $2, $3, $4) }
   }
+}
 
-  /// End offsets (in UTF-16 units) of the extended grapheme clusters of `text`, into `ends`.
-  static func graphemeEnds(_ text: UnsafeBufferPointer<UInt16>, into ends: inout [Int32]) throws(TextError) {
+/// An ICU character break iterator kept open between texts (opening one per text cost more
+/// than the segmentation itself on text that switches scripts line by line).
+final class GraphemeBreaker {
+  private let it: UnsafeMutableRawPointer
+
+  init() throws(TextError) {
+    var status: Int32 = 0
+    guard let it = clicu_breaker_open(&status) else {
+      throw .icu(operation: "grapheme breaking", code: String(cString: clicu_error_name(status)))
+    }
+    self.it = it
+  }
+
+  deinit { clicu_breaker_close(it) }
+
+  /// Writes the end offset of every cluster of `text` into `ends[0..<n]` (grown when too
+  /// short, never shrunk, so a reused buffer stays allocated) and returns n.
+  func ends(_ text: UnsafeBufferPointer<UInt16>, into ends: inout [Int32]) throws(TextError) -> Int {
     if ends.count < text.count { ends = [Int32](repeating: 0, count: text.count) }
     var status: Int32 = 0
     let n = ends.withUnsafeMutableBufferPointer { e in
-      clicu_grapheme_ends(text.baseAddress, Int32(text.count), e.baseAddress, Int32(e.count), &status)
+      clicu_breaker_ends(it, text.baseAddress, Int32(text.count), e.baseAddress, Int32(e.count), &status)
     }
     guard n >= 0 else { throw .icu(operation: "grapheme breaking", code: String(cString: clicu_error_name(status))) }
-    ends.removeLast(ends.count - Int(n))
+    return Int(n)
   }
 }

@@ -16,6 +16,8 @@ struct Segmenter {
   /// Units to process again in front of the next chunk. Bounded by one line or one cluster.
   private var held: [UInt16] = []
   private var ends: [Int32] = []
+  /// Opened on the first line that needs ICU, kept for the rest of the text.
+  private var breaker: GraphemeBreaker? = nil
 
   init(options: TokenizerOptions) {
     self.options = options
@@ -24,14 +26,22 @@ struct Segmenter {
   }
 
   /// Feeds the next raw units of a text; `final` marks its end (all held units are flushed).
+  /// - Parameter emit: called once per grapheme cluster, in order.
+  mutating func feed(_ raw: ArraySlice<UInt16>, final: Bool, emit: (UnsafeBufferPointer<UInt16>) -> Void) throws(TextError) {
+    try feed(raw, final: final, emit: emit) { run in
+      for k in run.indices { emit(UnsafeBufferPointer(rebasing: run[k..<(k + 1)])) }
+    }
+  }
+
+  /// Feeds the next raw units of a text; `final` marks its end (all held units are flushed).
   /// - Parameters:
   ///   - emit: called once per grapheme cluster, in order.
-  ///   - singles: when given, called instead of `emit` with runs of units that are each a
-  ///     cluster of their own (ASCII lines), in order with `emit`'s clusters; a consumer
-  ///     handles a run in one loop rather than one call per character.
+  ///   - singles: called instead of `emit` with runs of units that are each a cluster of their
+  ///     own (ASCII lines), in order with `emit`'s clusters; a consumer handles a run in one
+  ///     loop rather than one call per character.
   mutating func feed(
     _ raw: ArraySlice<UInt16>, final: Bool,
-    emit: (UnsafeBufferPointer<UInt16>) -> Void, singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = nil
+    emit: (UnsafeBufferPointer<UInt16>) -> Void, singles: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     var text = held
     text.append(contentsOf: raw)
@@ -56,7 +66,7 @@ struct Segmenter {
   /// ICU together.
   private mutating func process(
     _ raw: ArraySlice<UInt16>, emitLast: Bool, emit: (UnsafeBufferPointer<UInt16>) -> Void,
-    singles: ((UnsafeBufferPointer<UInt16>) -> Void)?
+    singles: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) {
     guard asciiFastPath && emitLast else { return try processICU(raw, emitLast: emitLast, emit: emit) }
     // What ASCII lines emit: the units themselves, or a copy with A–Z lowercased.
@@ -72,10 +82,7 @@ struct Segmenter {
       try lowered.withUnsafeBufferPointer { (l) throws(TextError) in
         let out = options.lowercase ? l : r
         func run(_ range: Range<Int>) {
-          guard !range.isEmpty else { return }
-          let units = UnsafeBufferPointer(rebasing: out[range])
-          if let singles { return singles(units) }
-          for k in units.indices { emit(UnsafeBufferPointer(rebasing: units[k..<(k + 1)])) }
+          if !range.isEmpty { singles(UnsafeBufferPointer(rebasing: out[range])) }
         }
         var other: Int? = nil  // start of the current run of lines that need ICU
         var ascii: Int? = nil  // start of the current run of ASCII clusters
@@ -121,12 +128,14 @@ struct Segmenter {
     var text = Array(raw)
     if options.lowercase { text = try ICU.lowercase(text, locale: options.locale) }
     text = try ICU.normalize(text, options.normalization)
-    var ends = self.ends
+    var ends = self.ends  // moved out and back, so growing it never copies
+    self.ends = []
     defer { self.ends = ends }
     try text.withUnsafeBufferPointer { (t) throws(TextError) in
-      try ICU.graphemeEnds(t, into: &ends)
+      if breaker == nil { breaker = try GraphemeBreaker() }
+      let n = try breaker!.ends(t, into: &ends)
       var start = 0
-      let count = emitLast ? ends.count : max(0, ends.count - 1)
+      let count = emitLast ? n : max(0, n - 1)
       for k in 0..<count {
         let end = Int(ends[k])
         emit(UnsafeBufferPointer(rebasing: t[start..<end]))

@@ -31,12 +31,20 @@ int32_t clicu_to_lower(const char *locale, const uint16_t *src, int32_t srcLen, 
   return U_FAILURE(err) ? -1 : n;
 }
 
-int32_t clicu_grapheme_ends(const uint16_t *text, int32_t len, int32_t *ends, int32_t endsCap,
-                            int32_t *status) {
+void *clicu_breaker_open(int32_t *status) {
+  UErrorCode err = U_ZERO_ERROR;
+  UBreakIterator *it = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &err);
+  *status = err;
+  return U_FAILURE(err) ? NULL : it;
+}
+
+int32_t clicu_breaker_ends(void *breaker, const uint16_t *text, int32_t len, int32_t *ends,
+                           int32_t endsCap, int32_t *status) {
   UErrorCode err = U_ZERO_ERROR;
   *status = 0;
   if (len == 0) return 0;
-  UBreakIterator *it = ubrk_open(UBRK_CHARACTER, "", (const UChar *)text, len, &err);
+  UBreakIterator *it = (UBreakIterator *)breaker;
+  ubrk_setText(it, (const UChar *)text, len, &err);
   if (U_FAILURE(err)) {
     *status = err;
     return -1;
@@ -45,14 +53,16 @@ int32_t clicu_grapheme_ends(const uint16_t *text, int32_t len, int32_t *ends, in
   ubrk_first(it);
   for (int32_t pos = ubrk_next(it); pos != UBRK_DONE; pos = ubrk_next(it)) {
     if (count >= endsCap) {
-      ubrk_close(it);
       *status = U_BUFFER_OVERFLOW_ERROR;
       return -1;
     }
     ends[count++] = pos;
   }
-  ubrk_close(it);
   return count;
+}
+
+void clicu_breaker_close(void *breaker) {
+  if (breaker) ubrk_close((UBreakIterator *)breaker);
 }
 
 const char *clicu_error_name(int32_t status) { return u_errorName((UErrorCode)status); }

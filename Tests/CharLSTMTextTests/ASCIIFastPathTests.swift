@@ -11,13 +11,16 @@ import Testing
     var seg = Segmenter(options: options)
     seg.asciiFastPath = fast
     var out: [[UInt16]] = []
-    let singles: ((UnsafeBufferPointer<UInt16>) -> Void)? = runs ? { run in
-      for u in run { out.append([u]) }
-    } : nil
     var at = 0
     while at < text.count {
       let end = min(text.count, at + chunk)
-      try seg.feed(text[at..<end], final: end == text.count, emit: { out.append(Array($0)) }, singles: singles)
+      if runs {
+        try seg.feed(text[at..<end], final: end == text.count, emit: { out.append(Array($0)) }, singles: { run in
+          for u in run { out.append([u]) }
+        })
+      } else {
+        try seg.feed(text[at..<end], final: end == text.count) { out.append(Array($0)) }
+      }
       at = end
     }
     return out

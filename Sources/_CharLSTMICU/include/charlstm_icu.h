@@ -35,12 +35,22 @@ int32_t clicu_to_lower(const char *locale, const uint16_t *src, int32_t srcLen, 
                        int32_t destCap, int32_t *status);
 
 /**
- * Finds the extended grapheme cluster boundaries (UAX #29, ICU's character break iterator) of
- * `text[0..<len]`. Writes the end offset of every cluster, in order, into `ends` (capacity
- * `endsCap`, which `len` always satisfies). Returns the number of clusters, or -1 on error.
+ * A character break iterator to reuse: opening one is costly (ICU loads and clones its rules),
+ * setting new text on it is not. Returns NULL on error. Not thread-safe: one per thread or
+ * per segmenter. Free with clicu_breaker_close.
  */
-int32_t clicu_grapheme_ends(const uint16_t *text, int32_t len, int32_t *ends, int32_t endsCap,
-                            int32_t *status);
+void *clicu_breaker_open(int32_t *status);
+
+/**
+ * Finds the extended grapheme cluster boundaries (UAX #29, ICU's character break iterator) of
+ * `text[0..<len]` with a breaker from clicu_breaker_open. Writes the end offset of every
+ * cluster, in order, into `ends` (capacity `endsCap`, which `len` always satisfies). Returns
+ * the number of clusters, or -1 on error.
+ */
+int32_t clicu_breaker_ends(void *breaker, const uint16_t *text, int32_t len, int32_t *ends,
+                           int32_t endsCap, int32_t *status);
+
+void clicu_breaker_close(void *breaker);
 
 /** A printable name for an ICU error code (e.g. "U_BUFFER_OVERFLOW_ERROR"). */
 const char *clicu_error_name(int32_t status);
