@@ -128,7 +128,7 @@ public enum CorpusLoader {
     let (files, bytes) = try read(
       path: path, options: options, include: include, excluding: excluding, documents: documents, progress: progress,
       addedLineBreaks: &added, endDocument: { tokens.append(builder.addEndOfText()); count += 1 },
-      singles: { builder.addSingles($0, to: &tokens, scratch: &scratch) }
+      reserve: { tokens.reserveCapacity($0) }, singles: { builder.addSingles($0, to: &tokens, scratch: &scratch) }
     ) { cluster in
       tokens.append(builder.add(cluster))
     }
@@ -283,7 +283,7 @@ public enum CorpusLoader {
     let (_, bytes) = try read(
       path: path, options: tokenizer.options, include: include, excluding: excluding, documents: documents, progress: nil,
       addedLineBreaks: &added, endDocument: { tokens.append(end!) },
-      singles: { tokenizer.resolveSingles($0, unknown, &missing, to: &tokens, scratch: &scratch) }
+      reserve: { tokens.reserveCapacity($0) }, singles: { tokenizer.resolveSingles($0, unknown, &missing, to: &tokens, scratch: &scratch) }
     ) { cluster in
       if let id = tokenizer.resolve(cluster, unknown, &missing) { tokens.append(id) }
     }
@@ -365,10 +365,18 @@ public enum CorpusLoader {
   private static func read(
     path: String, options: TokenizerOptions, include: String?, excluding: [String], documents: DocumentMode,
     progress: ((Int, Int) -> Void)?, addedLineBreaks: inout Int, endDocument: () -> Void,
-    singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
+    reserve: (Int) -> Void, singles: (UnsafeBufferPointer<UInt16>) -> Void, emit: (UnsafeBufferPointer<UInt16>) -> Void
   ) throws(TextError) -> (files: [String], bytes: Int) {
     let candidates = try files(at: path, include: include, excluding: excluding)
     let isDirectory = candidates != [path]
+    // Room for every character up front (at most one per byte, plus the added line breaks and
+    // a document end), so the ids never grow by copying: a 1 GB corpus would briefly need 1.5×.
+    var upperBound = candidates.count + 1
+    for file in candidates {
+      var st = stat()
+      if stat(file, &st) == 0 { upperBound += Int(st.st_size) }
+    }
+    reserve(upperBound)
     var used: [String] = []
     var total = 0
     var units: [UInt16] = []
