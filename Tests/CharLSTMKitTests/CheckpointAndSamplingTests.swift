@@ -48,16 +48,7 @@ import Testing
     _ = try trained(steps: 3, path: path)
     let original = try SafeTensorsFile.load(contentsOf: path)
     func rewrite(_ edit: (inout [String: String]) -> Void) throws -> String {
-      var meta = original.metadata
-      edit(&meta)
-      var w = SafeTensorsWriter(metadata: meta)
-      for name in original.tensorNames {
-        let info = original.info(name)!
-        w.add(name, dtype: info.dtype, shape: info.shape, bytes: try original.rawBytes(name))
-      }
-      let out = dir.file(UUID().uuidString + ".safetensors")
-      try w.write(to: out)
-      return out
+      try rewritingMetadata(of: original, in: dir, edit)
     }
     let cases: [(String, String)] = [
       (try rewrite { $0["format_version"] = "99" }, "format version 99"),
@@ -87,18 +78,11 @@ import Testing
     _ = try trained(steps: 3, path: path)
     let original = try SafeTensorsFile.load(contentsOf: path)
     func rewrite(_ key: String, _ of: String, _ with: String) throws -> String {
-      var meta = original.metadata
-      let edited = meta[key]!.replacingOccurrences(of: of, with: with)
-      #expect(edited != meta[key], "\(of) not found in \(key)")
-      meta[key] = edited
-      var w = SafeTensorsWriter(metadata: meta)
-      for name in original.tensorNames {
-        let info = original.info(name)!
-        w.add(name, dtype: info.dtype, shape: info.shape, bytes: try original.rawBytes(name))
+      try rewritingMetadata(of: original, in: dir) { meta in
+        let edited = meta[key]!.replacingOccurrences(of: of, with: with)
+        #expect(edited != meta[key], "\(of) not found in \(key)")
+        meta[key] = edited
       }
-      let out = dir.file(UUID().uuidString + ".safetensors")
-      try w.write(to: out)
-      return out
     }
     // One of the two values is the true one: a decoder that keeps it would load the file.
     let cases: [(file: String, field: String, key: String)] = [

@@ -220,16 +220,7 @@ import Testing
     try ckpt.write(to: path)
     let original = try SafeTensorsFile.load(contentsOf: path)
     func rewrite(_ edit: (inout [String: String]) -> Void) throws -> String {
-      var meta = original.metadata
-      edit(&meta)
-      var w = SafeTensorsWriter(metadata: meta)
-      for name in original.tensorNames {
-        let info = original.info(name)!
-        w.add(name, dtype: info.dtype, shape: info.shape, bytes: try original.rawBytes(name))
-      }
-      let out = dir.file(UUID().uuidString + ".safetensors")
-      try w.write(to: out)
-      return out
+      try rewritingMetadata(of: original, in: dir, edit)
     }
     #expect(try Checkpoint.load(from: path).tokenizer.endOfTextID == 0)
     let cases = [

@@ -48,3 +48,18 @@ func firstBitDifference(_ a: [Float], _ b: [Float]) -> Int? {
   if a.count != b.count { return min(a.count, b.count) }
   return a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
 }
+
+/// A copy of the SafeTensors file `original` in `dir`, tensors unchanged, its metadata edited
+/// by `edit`; returns the copy's path.
+func rewritingMetadata(of original: SafeTensorsFile, in dir: TempDir, _ edit: (inout [String: String]) -> Void) throws -> String {
+  var meta = original.metadata
+  edit(&meta)
+  var w = SafeTensorsWriter(metadata: meta)
+  for name in original.tensorNames {
+    let info = original.info(name)!
+    w.add(name, dtype: info.dtype, shape: info.shape, bytes: try original.rawBytes(name))
+  }
+  let out = dir.file(UUID().uuidString + ".safetensors")
+  try w.write(to: out)
+  return out
+}
