@@ -62,15 +62,16 @@ import Testing
     }
   }
 
-  /// torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8): m ← β1 m + (1−β1) g,
-  /// v ← β2 v + (1−β2) g², m̂ = m / (1−β1ᵗ), v̂ = v / (1−β2ᵗ), p ← p − lr · m̂ / (√v̂ + ε).
-  @Test func adamMatchesItsFormula() {
+  /// The parameters after each step of PyTorch's Adam (AdamW with `decayRate` > 0, on the
+  /// decayed ranges), in Double, and the final moments.
+  static func adamReference(decayRate: Double) -> (params: [[Double]], m: [Double], v: [Double]) {
     let (b1, b2, eps) = (0.9, 0.999, 1e-8)
     var p = Self.initial.map(Double.init)
     var m = [Double](repeating: 0, count: Self.count), v = m
     var want: [[Double]] = []
     for t in 1...Self.steps {
       for i in 0..<Self.count {
+        if decayRate > 0 && Self.isDecayed(i) { p[i] *= 1 - Self.lr * decayRate }
         let g = Double(Self.gradient(i, t))
         m[i] = b1 * m[i] + (1 - b1) * g
         v[i] = b2 * v[i] + (1 - b2) * g * g
@@ -80,6 +81,13 @@ import Testing
       }
       want.append(p)
     }
+    return (want, m, v)
+  }
+
+  /// torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8): m ← β1 m + (1−β1) g,
+  /// v ← β2 v + (1−β2) g², m̂ = m / (1−β1ᵗ), v̂ = v / (1−β2ᵗ), p ← p − lr · m̂ / (√v̂ + ε).
+  @Test func adamMatchesItsFormula() {
+    let (want, m, v) = Self.adamReference(decayRate: 0)
     let (got, state) = Self.run(.adam, momentum: 0)
     #expect(state.step == Self.steps)
     Self.expectClose(got, want, "adam")
@@ -142,22 +150,7 @@ import Testing
   /// then Adam's update from moments that never see λ; parameters outside the decayed ranges
   /// follow plain Adam bit for bit.
   @Test func adamWMatchesPyTorchsFormula() {
-    let (b1, b2, eps) = (0.9, 0.999, 1e-8)
-    var p = Self.initial.map(Double.init)
-    var m = [Double](repeating: 0, count: Self.count), v = m
-    var want: [[Double]] = []
-    for t in 1...Self.steps {
-      for i in 0..<Self.count {
-        if Self.isDecayed(i) { p[i] *= 1 - Self.lr * Self.lambda }
-        let g = Double(Self.gradient(i, t))
-        m[i] = b1 * m[i] + (1 - b1) * g
-        v[i] = b2 * v[i] + (1 - b2) * g * g
-        let mHat = m[i] / (1 - pow(b1, Double(t)))
-        let vHat = v[i] / (1 - pow(b2, Double(t)))
-        p[i] -= Self.lr * mHat / (vHat.squareRoot() + eps)
-      }
-      want.append(p)
-    }
+    let (want, m, v) = Self.adamReference(decayRate: Self.lambda)
     let (got, state) = Self.run(.adam, momentum: 0, weightDecay: WeightDecay(rate: Self.lambda, ranges: Self.decayed))
     Self.expectClose(got, want, "adamw")
     Self.expectClose(state.first, m, "adamw m")

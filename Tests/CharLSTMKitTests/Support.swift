@@ -1,5 +1,6 @@
 import CharLSTMKit
 import Foundation
+import Testing
 
 /// A fresh temporary directory for one test.
 struct TempDir {
@@ -62,4 +63,16 @@ func rewritingMetadata(of original: SafeTensorsFile, in dir: TempDir, _ edit: (i
   let out = dir.file(UUID().uuidString + ".safetensors")
   try w.write(to: out)
   return out
+}
+
+/// Records where `resumed` differs from `whole` in weights, Adam moments, carried state or best
+/// validation loss: a resumed run must equal the uninterrupted one bit for bit.
+func expectSameRun(_ whole: Trainer, _ resumed: Trainer, sourceLocation: SourceLocation = #_sourceLocation) {
+  if let i = firstBitDifference(whole.model.parameters, resumed.model.parameters) {
+    Issue.record("parameter \(i) differs: \(whole.model.parameters[i]) vs \(resumed.model.parameters[i])", sourceLocation: sourceLocation)
+  }
+  #expect(firstBitDifference(whole.optimizer.first, resumed.optimizer.first) == nil, sourceLocation: sourceLocation)
+  #expect(firstBitDifference(whole.optimizer.second, resumed.optimizer.second) == nil, sourceLocation: sourceLocation)
+  #expect(firstBitDifference(whole.hidden.h, resumed.hidden.h) == nil, sourceLocation: sourceLocation)
+  #expect(whole.state.bestValidationLoss == resumed.state.bestValidationLoss, sourceLocation: sourceLocation)
 }
