@@ -21,6 +21,17 @@ struct CLI {
   }
 
   /// Runs `charlstm args…` and waits for it.
+  /// Runs `args` and expects a refusal: a non-zero status, a message of at most two lines
+  /// (besides ArgumentParser's usage hint) containing `needle`, and no crash.
+  static func expectRefused(_ args: [String], naming needle: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let r = try run(args)
+    #expect(r.status != 0, "\(args) should fail", sourceLocation: sourceLocation)
+    #expect(r.stderr.contains(needle), "\(args): \(r.stderr)", sourceLocation: sourceLocation)
+    let lines = r.stderr.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") }
+    #expect(lines.count <= 2, "\(args): not a short message: \(r.stderr)", sourceLocation: sourceLocation)
+    #expect(!r.stderr.contains("Fatal error"), "\(args) crashed", sourceLocation: sourceLocation)
+  }
+
   static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent("charlstm")
