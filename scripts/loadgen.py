@@ -2,7 +2,9 @@
 """Load generator for `charlstm serve` (a benchmark, not a test; Python standard library only).
 
 Starts `charlstm serve CHECKPOINT --port 0` once per concurrency level (so each level's peak
-RSS is its own), then:
+RSS is its own), builds the clients (scripts/sse_clients.c, with `cc`: one thread and epoll,
+a few microseconds of CPU per chunk, so that on a small machine the clients do not take the
+cores the server is measured on; Python clients took ~100 µs per chunk), then:
 
   1. runs the level's requests one after another (the sequential baseline), and
   2. runs them from C concurrent streaming clients, each sending its share back to back.
@@ -16,25 +18,13 @@ sets targets for. Traffic goes to 127.0.0.1 only, and every loop is bounded.
 """
 
 import argparse
-import http.client
 import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
-import threading
-import time
-
-
-def percentile(values, p):
-    """The p-th percentile (nearest rank) of values."""
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
-    return s[k]
+import tempfile
 
 
 class Server:
@@ -67,82 +57,27 @@ class Server:
             self.proc.kill()
 
 
-def one_request(port, model, prompt, tokens, seed, timeout):
-    """Streams one completion; returns (time to first character, latency, characters)."""
-    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": tokens, "seed": seed,
-                       "temperature": 0.8, "stream": True})
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    start = time.perf_counter()
-    conn.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:200]!r}")
-    first = None
-    chars = 0
-    while True:
-        line = resp.readline()
-        if not line:
-            break
-        if not line.startswith(b"data: "):
-            continue
-        payload = line[6:].strip()
-        if payload == b"[DONE]":
-            break
-        for c in json.loads(payload)["choices"]:
-            n = len(c["text"])
-            if n and first is None:
-                first = time.perf_counter() - start
-            chars += n
-    latency = time.perf_counter() - start
-    conn.close()
-    return first if first is not None else latency, latency, chars
+def build_clients():
+    """Compiles scripts/sse_clients.c (the clients: C, epoll, one thread) into a temp folder."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sse_clients.c")
+    out = os.path.join(tempfile.mkdtemp(prefix="charlstm-loadgen-"), "sse_clients")
+    cc = os.environ.get("CC", "cc")
+    r = subprocess.run([cc, "-O2", "-o", out, src], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"loadgen: cannot build {src} with {cc}: {r.stderr.strip()}")
+    return out
 
 
-def run_level(port, model, clients, per_client, tokens, prompt, timeout, concurrent):
-    """Runs clients × per_client requests, concurrently or one after another."""
-    results = []
-    lock = threading.Lock()
-    errors = []
-
-    def client(c):
-        for r in range(per_client):
-            try:
-                out = one_request(port, model, prompt, tokens, 1000 * c + r, timeout)
-            except Exception as e:  # reported, never retried
-                with lock:
-                    errors.append(str(e))
-                return
-            with lock:
-                results.append(out)
-
-    cpu0 = os.times()
-    start = time.perf_counter()
-    if concurrent:
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    else:
-        for c in range(clients):
-            client(c)
-    wall = time.perf_counter() - start
-    cpu1 = os.times()
-    if errors:
-        raise SystemExit(f"loadgen: {len(errors)} requests failed, first: {errors[0]}")
-    chars = sum(r[2] for r in results)
-    return {
-        "requests": len(results),
-        "chars": chars,
-        "wall_s": wall,
-        "chars_per_s": chars / wall,
-        "ttfc_p50_ms": 1000 * percentile([r[0] for r in results], 50),
-        "ttfc_p99_ms": 1000 * percentile([r[0] for r in results], 99),
-        "latency_p50_ms": 1000 * percentile([r[1] for r in results], 50),
-        "latency_p99_ms": 1000 * percentile([r[1] for r in results], 99),
-        "latency_mean_ms": 1000 * statistics.mean(r[1] for r in results),
-        "client_cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
-    }
+def run_level(clients_bin, port, model, clients, per_client, tokens, prompt, timeout, concurrent):
+    """Runs clients × per_client streaming requests, from `clients` concurrent clients or
+    (concurrent=False) one after another from one client; returns sse_clients' figures."""
+    n, per = (clients, per_client) if concurrent else (1, clients * per_client)
+    cmd = [clients_bin, "--port", str(port), "--model", model, "--clients", str(n), "--per-client", str(per),
+           "--tokens", str(tokens), "--prompt", prompt, "--timeout", str(timeout)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
+    if r.returncode != 0:
+        raise SystemExit(f"loadgen: the clients failed: {r.stderr.strip()}")
+    return json.loads(r.stdout)
 
 
 def main():
@@ -160,15 +95,18 @@ def main():
     a = ap.parse_args()
     model = os.path.splitext(os.path.basename(a.checkpoint))[0]
     levels = [int(x) for x in a.clients.split(",")]
+    if '"' in a.prompt or "\\" in a.prompt or '"' in model or "\\" in model:
+        raise SystemExit("loadgen: the prompt and the model id must not hold quotes or backslashes")
+    clients_bin = build_clients()
     rows = []
     single = None
     for c in levels:
         server = Server(a.charlstm, a.checkpoint, ["--max-concurrent", str(max(128, c))] + a.serve_args)
         try:
             # One warm-up request: packing the weights and first-touch page faults are not load.
-            one_request(server.port, model, a.prompt, 20, 0, a.timeout)
-            seq = None if a.no_sequential else run_level(server.port, model, c, a.per_client, a.tokens, a.prompt, a.timeout, False)
-            con = run_level(server.port, model, c, a.per_client, a.tokens, a.prompt, a.timeout, True)
+            run_level(clients_bin, server.port, model, 1, 1, 20, a.prompt, a.timeout, True)
+            seq = None if a.no_sequential else run_level(clients_bin, server.port, model, c, a.per_client, a.tokens, a.prompt, a.timeout, False)
+            con = run_level(clients_bin, server.port, model, c, a.per_client, a.tokens, a.prompt, a.timeout, True)
             rss = server.peak_rss_mib()
         finally:
             server.stop()

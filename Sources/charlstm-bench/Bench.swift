@@ -6,5 +6,5 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "charlstm-bench",
     abstract: "Benchmarks for charlstm's parts (prints figures; asserts nothing).",
-    subcommands: [TokenizeBench.self, KernelBench.self])
+    subcommands: [TokenizeBench.self, KernelBench.self, StepBench.self])
 }

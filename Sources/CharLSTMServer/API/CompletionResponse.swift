@@ -144,3 +144,53 @@ enum JSON {
     return Array((try? e.encode(value)) ?? Data("{}".utf8))
   }
 }
+
+/// The stream chunks of one completion that carry text only (no `logprobs`), written by hand:
+/// the same bytes ``JSON/encode(_:)`` gives for ``CompletionBody`` with one ``ChoiceBody``
+/// (sorted keys, slashes unescaped), without an encoder per character step. What stays the same
+/// in every chunk of a request (id, created, model) is encoded once.
+struct TextChunkWriter {
+  /// `],"created":…,"id":"…","model":"…","object":"text_completion"}` + the event's end.
+  private let tail: [UInt8]
+
+  init(id: String, created: Int, model: String) {
+    var t = Array(#"],"created":\#(created),"id":"#.utf8)
+    Self.appendString(id, to: &t)
+    t += Array(#","model":"#.utf8)
+    Self.appendString(model, to: &t)
+    t += Array(#","object":"text_completion"}"#.utf8) + [10, 10]
+    tail = t
+  }
+
+  /// Appends `data: {…}\n\n` for choice `index` with `text` and `finishReason` (nil: `null`).
+  func append(text: String, index: Int, finishReason: String?, to out: inout [UInt8]) {
+    out += Array(#"data: {"choices":[{"finish_reason":"#.utf8)
+    if let finishReason { Self.appendString(finishReason, to: &out) } else { out += Array("null".utf8) }
+    out += Array(#","index":\#(index),"logprobs":null,"text":"#.utf8)
+    Self.appendString(text, to: &out)
+    out += Array("}".utf8)
+    out += tail
+  }
+
+  /// A JSON string literal as Foundation's encoder writes it: `"` and `\` escaped, control
+  /// characters as `\b \t \n \f \r` or `\u00XX`, everything else (slashes, non-ASCII) as is.
+  static func appendString(_ s: String, to out: inout [UInt8]) {
+    out.append(0x22)
+    for b in s.utf8 {
+      switch b {
+      case 0x22: out += [0x5C, 0x22]
+      case 0x5C: out += [0x5C, 0x5C]
+      case 0x08: out += [0x5C, 0x62]
+      case 0x09: out += [0x5C, 0x74]
+      case 0x0A: out += [0x5C, 0x6E]
+      case 0x0C: out += [0x5C, 0x66]
+      case 0x0D: out += [0x5C, 0x72]
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+      default: out.append(b)
+      }
+    }
+    out.append(0x22)
+  }
+}

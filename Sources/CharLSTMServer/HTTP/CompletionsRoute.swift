@@ -63,10 +63,15 @@ struct CompletionsRoute: Sendable {
           engine.cancel(job.id)
         }
         var text = Completion(plan: plan)
+        let plain = TextChunkWriter(id: id, created: created, model: plan.model.id)
         func send(_ chunks: [ChoiceBody], usage: UsageBody? = nil) async throws {
           var out: [UInt8] = []
           for c in chunks {
-            out += Array("data: ".utf8) + JSON.encode(CompletionBody(id: id, created: created, model: plan.model.id, choices: [c])) + [10, 10]
+            if c.logprobs == nil {
+              plain.append(text: c.text, index: c.index, finishReason: c.finishReason, to: &out)
+            } else {
+              out += Array("data: ".utf8) + JSON.encode(CompletionBody(id: id, created: created, model: plan.model.id, choices: [c])) + [10, 10]
+            }
           }
           if let usage {
             out += Array("data: ".utf8) + JSON.encode(CompletionBody(id: id, created: created, model: plan.model.id, choices: [], usage: usage)) + [10, 10]
