@@ -101,7 +101,7 @@ def main():
     rows = []
     single = None
     for c in levels:
-        server = Server(a.charlstm, a.checkpoint, ["--max-concurrent", str(max(128, c))] + a.serve_args)
+        server = Server(a.charlstm, a.checkpoint, ["--max-concurrent", str(max(128, 2 * c))] + a.serve_args)
         try:
             # One warm-up request: packing the weights and first-touch page faults are not load.
             run_level(clients_bin, server.port, model, 1, 1, 20, a.prompt, a.timeout, True)

@@ -14,6 +14,7 @@
 #define BF16_MRMAX 6        /* tallest row block of any ISA */
 #define BF16_MAX_BLOCKS 64  /* row blocks per pass over the panels */
 #define BF16_KC 128         /* panel rows per k chunk: 8 KB of bf16 */
+#define BF16_GROUP 3        /* row blocks that share one pass over a k chunk */
 
 
 size_t clk_packed_bf16_bytes(long k, long n) { return clk_packed_size(k, n, sizeof(uint16_t)); }
@@ -178,19 +179,25 @@ static void bf16_task(void *vctx, long t) {
       p++;
       continue;
     }
-    /* k in chunks of BF16_KC panel rows (8 KB), every row block over each chunk while it is
-     * in L1; the sums carry over from chunk to chunk in acc [m][32]. */
-    for (long q0 = 0; q0 < J->k; q0 += BF16_KC) {
-      long kc = J->k - q0 < BF16_KC ? J->k - q0 : BF16_KC;
-      long row = 0;
-      for (int b = 0; b < J->nb; b++) {
-        int mr = J->heights[b];
-        const float *a = J->a + row * J->lda + q0;
-        float *ab = acc + row * CLK_NR;
-        if (J->ops->block[mr]) J->ops->block[mr](kc, a, J->lda, pp + q0 * CLK_NR, ab, q0 == 0);
-        else block_portable(mr, kc, a, J->lda, pp + q0 * CLK_NR, ab, q0 == 0);
-        row += mr;
+    /* Rows in groups of BF16_GROUP blocks; for each group, k in chunks of BF16_KC panel rows
+     * (8 KB), every block of the group over each chunk while the chunk and the group's part of
+     * A (≤ 18 rows × 512 bytes) are in L1; the sums carry over from chunk to chunk in acc. */
+    for (int g0 = 0, row0 = 0; g0 < J->nb; g0 += BF16_GROUP) {
+      int g1 = g0 + BF16_GROUP < J->nb ? g0 + BF16_GROUP : J->nb;
+      int row = row0;
+      for (long q0 = 0; q0 < J->k; q0 += BF16_KC) {
+        long kc = J->k - q0 < BF16_KC ? J->k - q0 : BF16_KC;
+        row = row0;
+        for (int b = g0; b < g1; b++) {
+          int mr = J->heights[b];
+          const float *a = J->a + row * J->lda + q0;
+          float *ab = acc + row * CLK_NR;
+          if (J->ops->block[mr]) J->ops->block[mr](kc, a, J->lda, pp + q0 * CLK_NR, ab, q0 == 0);
+          else block_portable(mr, kc, a, J->lda, pp + q0 * CLK_NR, ab, q0 == 0);
+          row += mr;
+        }
       }
+      row0 = row;
     }
     long w = J->n - j0 < CLK_NR ? J->n - j0 : CLK_NR;
     store_rows(J, 0, (int)J->m, j0, w, acc, CLK_NR);
