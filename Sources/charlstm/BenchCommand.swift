@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Embedding width E, 1 to 65536.") var embed: Int = 64
   @Option(help: "Hidden width H, 1 to 65536.") var hidden: Int = 128
   @Option(help: "LSTM layers L, 1 to 64.") var layers: Int = 2
-  @Option(help: "Streams per step B, 1 to 65536.") var batch: Int = 50
+  @Option(help: "Streams per training step B, 1 to 65536 (sampling runs one stream, as the PyTorch peer; charlstm-bench step times many).") var batch: Int = 50
   @Option(help: "Time steps per window T, 1 to 65536 (B × T at most 16,777,216).") var seq: Int = 50
   @Option(help: "Learning rate.") var lr: Double = 2e-3
   @OptionGroup var threads: ThreadOptions

@@ -192,7 +192,7 @@ struct GenerateCommand: ParsableCommand {
     if !noPrompt { try sink.write(tokenizer.decode(ids)) }
     try sampler.run([request(sampler, ids, stream: 0, stops: stops)], weights: options.precision) { _, event in
       if GenerationSignals.flag.isSet { throw GenerationInterrupted() }
-      if case .token(let id, _) = event { try sink.write(tokenizer.symbol(id)) }
+      if case .token(let id, _, _) = event { try sink.write(tokenizer.symbol(id)) }
     }
     try sink.write("\n")
   }
@@ -210,7 +210,7 @@ struct GenerateCommand: ParsableCommand {
     try sampler.run(requests, capacity: min(requests.count, 512), weights: options.precision) { k, event in
       if GenerationSignals.flag.isSet { throw GenerationInterrupted() }
       switch event {
-      case .token(let id, _): texts[k].append(id)
+      case .token(let id, _, _): texts[k].append(id)
       case .finished(let reason, _, let logprob):
         ended[k] = (reason, logprob)
         // Print every text whose predecessors are all printed.

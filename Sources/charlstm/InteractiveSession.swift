@@ -42,7 +42,7 @@ struct InteractiveSession {
         } else {
           try sampler.run([command.request(sampler, ids, stream: 0, stops: stops)], weights: command.options.precision) { _, event in
             if GenerationSignals.flag.isSet { throw GenerationInterrupted() }
-            if case .token(let id, _) = event { Output.write(tokenizer.symbol(id)) }
+            if case .token(let id, _, _) = event { Output.write(tokenizer.symbol(id)) }
           }
         }
         Output.write("\n")

@@ -185,13 +185,13 @@ import Testing
       // One stream that runs on past the symbol (no end id in the request).
       let options = SamplingOptions(temperature: 0.7, length: 40, seed: seed)
       var ids: [Int32] = []
-      sampler.run([TextRequest(prompt: [end], options: options)]) { _, e in if case .token(let id, _) = e { ids.append(id) } }
+      sampler.run([TextRequest(prompt: [end], options: options)]) { _, e in if case .token(let id, _, _) = e { ids.append(id) } }
       // Generation proper ends a text at the symbol: the first text of that stream, finished "end".
       var text: [Int32] = []
       var finish: FinishReason?
       sampler.run([TextRequest(prompt: sampler.primer([]), options: options, endToken: sampler.endToken)]) { _, e in
         switch e {
-        case .token(let id, _): text.append(id)
+        case .token(let id, _, _): text.append(id)
         case .finished(let f, _, _): finish = f
         }
       }

@@ -25,7 +25,7 @@ import Testing
       repeating: ([], [], nil, -1, 0), count: requests.count)
     s.run(requests, capacity: capacity, weights: weights) { k, e in
       switch e {
-      case .token(let id, let lp):
+      case .token(let id, let lp, _):
         #expect(out[k].finish == nil, "token after the end of text \(k)")
         out[k].ids.append(id)
         out[k].logprobs.append(lp)
@@ -44,6 +44,55 @@ import Testing
     TextRequest(
       prompt: prompt, options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, length: length, seed: seed),
       stream: stream, stops: stops, endToken: end)
+  }
+
+  /// Alternatives describe the distribution each character was drawn from, recomputed here
+  /// from the model's own logits: the n most likely after temperature and top-k, most likely
+  /// first, log-probabilities that sum (as probabilities) to 1 when n covers the candidates;
+  /// a greedy draw's first alternative is the character itself. Asking for them changes no
+  /// character and no log-probability.
+  @Test func alternativesAreTheMostLikelyCharactersOfTheDraw() {
+    let s = Self.sampler()
+    let V = 7
+    for (temperature, topK, n) in [(1.0, 0, 3), (0.7, 0, 7), (1.0, 3, 5), (0.0, 0, 2)] {
+      var plain = Self.request([1, 2], length: 25, seed: 9, temperature: temperature, topK: topK)
+      var asked = plain
+      asked.alternatives = n
+      plain.alternatives = 0
+      let without = Self.collect(s, [plain])[0]
+      var ids: [Int32] = [], lps: [Double] = [], tops: [[Alternative]] = []
+      s.run([asked]) { _, e in
+        if case .token(let id, let lp, let top) = e {
+          ids.append(id)
+          lps.append(lp)
+          tops.append(top)
+        }
+      }
+      #expect(ids == without.ids && lps == without.logprobs, "asking for alternatives changes no draw")
+      // The model's logits at each step, from a zero state fed the prompt and the drawn ids.
+      var state = LSTMState<Float>.zeros(for: s.model.config, batch: 1)
+      var logits = [Float](repeating: 0, count: V)
+      let fed: [Int32] = [1, 2] + ids.dropLast()
+      var rows: [[Float]] = []
+      for t in fed {
+        [t].withUnsafeBufferPointer { tp in logits.withUnsafeMutableBufferPointer { s.model.step(tokens: tp, state: &state, logits: $0) } }
+        rows.append(logits)
+      }
+      for (i, top) in tops.enumerated() {
+        let row = rows[i + 1].map(Double.init)
+        let T = temperature < SamplingOptions.greedyTemperature ? 1 : temperature
+        let order = (0..<V).sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+        let kept = topK > 0 ? Array(order.prefix(topK)) : order
+        let mx = row[kept[0]]
+        let lse = mx * 1 / T + log(kept.map { exp((row[$0] - mx) / T) }.reduce(0, +))
+        let want = kept.prefix(n).map { (Int32($0), row[$0] / T - lse) }
+        #expect(top.map(\.id) == want.map(\.0), "step \(i) (T \(temperature), top-k \(topK)): \(top.map(\.id)) vs \(want.map(\.0))")
+        for (a, w) in zip(top, want) { #expect(abs(a.logprob - w.1) < 1e-4, "step \(i): \(a.logprob) vs \(w.1)") }
+        if n >= kept.count { #expect(abs(top.map { exp($0.logprob) }.reduce(0, +) - 1) < 1e-9) }
+        if temperature == 0 { #expect(top.first?.id == ids[i] && abs(top[0].logprob - lps[i]) < 1e-12) }
+        else { #expect(top.contains { $0.id == ids[i] && abs($0.logprob - lps[i]) < 1e-12 } || n < kept.count) }
+      }
+    }
   }
 
   /// Thirty different requests (prompt lengths 1–9, lengths 0–60, mixed options) through a
@@ -177,11 +226,11 @@ import Testing
     let a = batch.add(Self.request([1], length: 30, seed: 1))
     let b = batch.add(Self.request([2, 3], length: 30, seed: 2))
     var texts: [Int: [Int32]] = [:]
-    for _ in 0..<5 { batch.step { id, e in if case .token(let t, _) = e { texts[id, default: []].append(t) } } }
+    for _ in 0..<5 { batch.step { id, e in if case .token(let t, _, _) = e { texts[id, default: []].append(t) } } }
     batch.cancel(a)
     batch.run { id, e in
       #expect(id != a, "a cancelled text reported an event")
-      if case .token(let t, _) = e { texts[id, default: []].append(t) }
+      if case .token(let t, _, _) = e { texts[id, default: []].append(t) }
     }
     #expect(texts[b] == Self.collect(s, [Self.request([2, 3], length: 30, seed: 2)])[0].ids)
   }

@@ -153,10 +153,61 @@ import Testing
     #expect(drawn.count == 30 && drawn.allSatisfy { $0 <= 0 && $0.isFinite })
     let offsets = try #require(lp["text_offset"] as? [Int])
     #expect(offsets.first == 0 && offsets == offsets.sorted() && offsets.count == 32)
-    #expect(lp["top_logprobs"] is NSNull)
+    // logprobs 1: per character the single most likely one; echoed characters null.
+    let top = try #require(lp["top_logprobs"] as? [Any])
+    #expect(top.count == 32 && top.prefix(2).allSatisfy { $0 is NSNull })
+    #expect(top.dropFirst(2).allSatisfy { ($0 as? [String: Double])?.count == 1 })
+    let zero = try HTTP.json(HTTP.post(port, ["model": "play", "prompt": "AR", "max_tokens": 5, "seed": 2, "logprobs": 0]))
+    let lp0 = try #require(zero.choice()?["logprobs"] as? [String: Any])
+    #expect((lp0["tokens"] as? [String])?.count == 5)
+    #expect(lp0["top_logprobs"] is NSNull, "logprobs 0 asks for no alternatives")
     // Without logprobs the field is null.
     let plain = try HTTP.json(HTTP.post(port, ["model": "play", "prompt": "AR", "max_tokens": 3]))
     #expect(plain.choice()?["logprobs"] is NSNull)
+  }
+
+  /// `top_logprobs` describes the distribution each character was drawn from: with top-k 2
+  /// its two entries hold all the probability and one of them is the drawn character; without
+  /// a restriction, five entries that are the most likely (the drawn character among them with
+  /// its own logprob, or less likely than each). The streamed chunks carry the same figures.
+  @Test func topLogprobsAreTheDrawsDistribution() throws {
+    func logprobs(_ o: [String: Any]) throws -> (tokens: [String], lps: [Double], top: [[String: Double]]) {
+      let lp = try #require(o.choice()?["logprobs"] as? [String: Any])
+      return try (
+        #require(lp["tokens"] as? [String]), #require(lp["token_logprobs"] as? [Double]),
+        #require(lp["top_logprobs"] as? [[String: Double]])
+      )
+    }
+    let k2 = try logprobs(HTTP.json(HTTP.post(port, ["model": "play", "prompt": "ROMEO:", "max_tokens": 40, "seed": 5, "logprobs": 3, "top_k": 2])))
+    #expect(k2.top.count == 40)
+    for (i, t) in k2.top.enumerated() {
+      #expect(t.count == 2, "top-k 2 leaves two candidates, not \(t.count)")
+      #expect(abs(t.values.map { exp($0) }.reduce(0, +) - 1) < 1e-9, "character \(i): the two candidates hold all the probability")
+      #expect(t[k2.tokens[i]].map { abs($0 - k2.lps[i]) < 1e-12 } == true, "character \(i) is one of them, with its logprob")
+    }
+    let body: [String: Any] = ["model": "play", "prompt": "ROMEO:", "max_tokens": 40, "seed": 6, "logprobs": 5, "temperature": 1]
+    let full = try logprobs(HTTP.json(HTTP.post(port, body)))
+    for (i, t) in full.top.enumerated() {
+      #expect(t.count == 5)
+      let mass = t.values.map { exp($0) }.reduce(0, +)
+      #expect(mass <= 1 + 1e-9, "character \(i): five characters hold \(mass)")
+      if let own = t[full.tokens[i]] {
+        #expect(abs(own - full.lps[i]) < 1e-12, "character \(i) among the five, with its own logprob")
+      } else {
+        #expect(t.values.min()! >= full.lps[i] - 1e-12, "character \(i) is not among the five: all five are at least as likely")
+      }
+    }
+    var streamed = body
+    streamed["stream"] = true
+    let s = try HTTP.stream(port, streamed)
+    var top: [[String: Double]] = []
+    for e in s.events.dropLast() {
+      let c = try #require(try JSONSerialization.jsonObject(with: Data(e.utf8)) as? [String: Any])
+      for choice in (c["choices"] as? [[String: Any]]) ?? [] {
+        if let lp = choice["logprobs"] as? [String: Any], let t = lp["top_logprobs"] as? [[String: Double]] { top += t }
+      }
+    }
+    #expect(top == full.top, "the stream carries the same alternatives")
   }
 
   @Test func unknownFieldsAreIgnoredAndNullsAreDefaults() throws {

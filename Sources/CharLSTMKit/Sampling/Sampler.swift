@@ -154,7 +154,7 @@ public final class Sampler {
     precondition(options.count >= 1 && options.length >= 0, "sampling needs count ≥ 1 and length ≥ 0, got count \(options.count), length \(options.length)")
     let requests = (0..<options.count).map { TextRequest(prompt: primer(prompt), options: options, stream: $0, endToken: endToken) }
     try run(requests, capacity: options.count, weights: options.precision) { k, event in
-      if case .token(let id, _) = event { try onToken(k, id) }
+      if case .token(let id, _, _) = event { try onToken(k, id) }
     }
   }
 

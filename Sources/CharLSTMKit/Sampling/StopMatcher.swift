@@ -7,9 +7,9 @@
 struct StopMatcher: Sendable {
   /// The stop sequences, none empty.
   let stops: [[Int32]]
-  /// Drawn characters not yet released (with their log-probabilities): the longest tail of
-  /// the text that is a proper prefix of some stop.
-  private(set) var held: [(id: Int32, logprob: Double)] = []
+  /// Drawn characters not yet released (with their log-probabilities and alternatives): the
+  /// longest tail of the text that is a proper prefix of some stop.
+  private(set) var held: [Drawn] = []
 
   init(stops: [[Int32]]) {
     self.stops = stops.filter { !$0.isEmpty }
@@ -18,15 +18,15 @@ struct StopMatcher: Sendable {
   /// What a new character does to the text.
   enum Outcome {
     /// These characters are final (possibly none while a stop may be forming).
-    case release([(id: Int32, logprob: Double)])
+    case release([Drawn])
     /// A stop was completed: these characters before it are final and the text ends.
-    case stop([(id: Int32, logprob: Double)])
+    case stop([Drawn])
   }
 
   /// Adds the next drawn character.
-  mutating func push(_ id: Int32, logprob: Double) -> Outcome {
-    if stops.isEmpty { return .release([(id, logprob)]) }
-    held.append((id, logprob))
+  mutating func push(_ d: Drawn) -> Outcome {
+    if stops.isEmpty { return .release([d]) }
+    held.append(d)
     // A completed stop: some stop is a suffix of the held tail.
     for s in stops where s.count <= held.count {
       if zip(held.suffix(s.count), s).allSatisfy({ $0.id == $1 }) {
@@ -50,8 +50,16 @@ struct StopMatcher: Sendable {
   }
 
   /// The text ended otherwise (length, end of text): what was held back is final.
-  mutating func flush() -> [(id: Int32, logprob: Double)] {
+  mutating func flush() -> [Drawn] {
     defer { held.removeAll() }
     return held
   }
+}
+
+/// A drawn character: its id, its log-probability and the most likely characters of the
+/// distribution it was drawn from (empty unless asked for).
+struct Drawn: Sendable {
+  var id: Int32
+  var logprob: Double
+  var alternatives: [Alternative] = []
 }

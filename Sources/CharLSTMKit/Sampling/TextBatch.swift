@@ -23,22 +23,43 @@ public struct TextRequest: Sendable {
   public var stops: [[Int32]]
   /// The end-of-text id that ends the text when drawn (documents mode), or nil.
   public var endToken: Int32?
+  /// How many of the most likely characters to report with each drawn one (0 to
+  /// ``maxAlternatives``): OpenAI's `logprobs: N`.
+  public var alternatives: Int
+  /// The most ``alternatives`` a request may ask for.
+  public static let maxAlternatives = 20
 
-  public init(prompt: [Int32], options: SamplingOptions, stream: Int = 0, stops: [[Int32]] = [], endToken: Int32? = nil) {
+  public init(prompt: [Int32], options: SamplingOptions, stream: Int = 0, stops: [[Int32]] = [], endToken: Int32? = nil, alternatives: Int = 0) {
     precondition(!prompt.isEmpty, "a request needs at least one prompt id")
+    precondition((0...Self.maxAlternatives).contains(alternatives), "alternatives must be 0 to \(Self.maxAlternatives)")
     self.prompt = prompt
     self.options = options
     self.stream = stream
     self.stops = stops
     self.endToken = endToken
+    self.alternatives = alternatives
+  }
+}
+
+/// One of the most likely characters of a draw's distribution.
+public struct Alternative: Sendable, Equatable {
+  public var id: Int32
+  /// Its log-probability under the distribution the character was drawn from.
+  public var logprob: Double
+
+  public init(id: Int32, logprob: Double) {
+    self.id = id
+    self.logprob = logprob
   }
 }
 
 /// What happens to a text during a step.
 public enum TextEvent: Sendable, Equatable {
   /// A final character of the text and its log-probability under the distribution it was
-  /// drawn from. Characters that may begin a stop text are reported once they cannot.
-  case token(Int32, logprob: Double)
+  /// drawn from, with the request's ``TextRequest/alternatives`` most likely characters of
+  /// that distribution (most likely first; empty when none were asked for). Characters that
+  /// may begin a stop text are reported once they cannot.
+  case token(Int32, logprob: Double, alternatives: [Alternative])
   /// The text ended; `logprob` sums every character drawn, the stop text's and the
   /// end-of-text symbol's included; `characters` counts the text's characters (those reported).
   case finished(FinishReason, characters: Int, logprob: Double)
@@ -138,7 +159,7 @@ public final class TextBatch {
   }
 
   /// Advances every text by one model step and reports what happened, text by text in row
-  /// order: ``TextEvent/token(_:logprob:)`` for each final character, then
+  /// order: ``TextEvent/token(_:logprob:alternatives:)`` for each final character, then
   /// ``TextEvent/finished(_:characters:logprob:)`` once. A text still reading its prompt
   /// reports nothing. Throwing from `emit` stops the step; the batch stays consistent only
   /// for the texts already handled, so callers should then discard it.
@@ -168,19 +189,22 @@ public final class TextBatch {
         continue
       }
       rows[b].fed = prompt.count
+      var top: [Alternative] = []
       let (id, lp) = logits.withUnsafeBufferPointer { l in
-        drawer.draw(UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)]), rows[b].request.options, &rows[b].rng)
+        drawer.draw(
+          UnsafeBufferPointer(rebasing: l[(b * V)..<((b + 1) * V)]), rows[b].request.options, &rows[b].rng,
+          alternatives: rows[b].request.alternatives, into: &top)
       }
       rows[b].drawn += 1
       rows[b].logprob += lp
       rows[b].input = id
       var finish: FinishReason?
-      var final: [(id: Int32, logprob: Double)]
+      var final: [Drawn]
       if id == rows[b].request.endToken {
         final = rows[b].stops.flush()
         finish = .end
       } else {
-        switch rows[b].stops.push(id, logprob: lp) {
+        switch rows[b].stops.push(Drawn(id: id, logprob: lp, alternatives: top)) {
         case .release(let r): final = r
         case .stop(let r):
           final = r
@@ -191,7 +215,7 @@ public final class TextBatch {
           finish = .length
         }
       }
-      for t in final { try emit(rows[b].id, .token(t.id, logprob: t.logprob)) }
+      for t in final { try emit(rows[b].id, .token(t.id, logprob: t.logprob, alternatives: t.alternatives)) }
       rows[b].reported += final.count
       if let f = finish {
         try emit(rows[b].id, .finished(f, characters: rows[b].reported, logprob: rows[b].logprob))

@@ -404,7 +404,7 @@ public final class Trainer {
     let request = TextRequest(
       prompt: end.map { [$0] } ?? [sampler.defaultStartToken],
       options: SamplingOptions(temperature: temperature, length: length, seed: config.seed &+ UInt64(state.step)))
-    sampler.run([request]) { _, event in if case .token(let id, _) = event { ids.append(id) } }
+    sampler.run([request]) { _, event in if case .token(let id, _, _) = event { ids.append(id) } }
     guard let end else { return tokenizer.decode(ids) }
     var texts = ids.split(separator: end, omittingEmptySubsequences: false)
     if texts.count > 2 { texts.removeFirst() }

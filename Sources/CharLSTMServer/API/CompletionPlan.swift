@@ -66,7 +66,8 @@ struct CompletionPlan: Sendable {
     for p in ids {
       let start = p.isEmpty ? [model.startToken] : p
       for k in 0..<request.n {
-        texts.append(TextRequest(prompt: start, options: options, stream: k, stops: stops, endToken: model.endToken))
+        texts.append(
+          TextRequest(prompt: start, options: options, stream: k, stops: stops, endToken: model.endToken, alternatives: request.logprobs ?? 0))
       }
     }
     self.request = request

@@ -45,10 +45,14 @@ struct ChoiceBody: Encodable {
 
 /// OpenAI's legacy `logprobs` object. A token is one character; its log-probability is under
 /// the distribution it was drawn from (after temperature, top-k and top-p); echoed prompt
-/// characters have `null`; `top_logprobs` is `null` (alternatives are not reported).
+/// characters have `null`. `top_logprobs` holds, per character, the `logprobs: N` most likely
+/// characters of that distribution with their log-probabilities (`null` for echoed prompt
+/// characters; the whole field `null` for `logprobs: 0`).
 struct LogprobsBody: Encodable {
   var tokens: [String] = []
   var tokenLogprobs: [Double?] = []
+  /// nil: `logprobs: 0` (no alternatives asked for).
+  var topLogprobs: [[String: Double]?]?
   /// Offsets in Unicode scalars from the start of the choice's text (echo included).
   var textOffset: [Int] = []
 
@@ -63,7 +67,15 @@ struct LogprobsBody: Encodable {
     for v in tokenLogprobs {
       if let v, v.isFinite { try lp.encode(v) } else { try lp.encodeNil() }
     }
-    try c.encodeNil(forKey: .topLogprobs)
+    if let topLogprobs {
+      var top = c.nestedUnkeyedContainer(forKey: .topLogprobs)
+      for entry in topLogprobs {
+        // A log-probability that underflowed to −∞ has no JSON number: left out.
+        if let entry { try top.encode(entry.filter { $0.value.isFinite }) } else { try top.encodeNil() }
+      }
+    } else {
+      try c.encodeNil(forKey: .topLogprobs)
+    }
     try c.encode(textOffset, forKey: .textOffset)
   }
 }

@@ -3,8 +3,9 @@ import Synchronization
 
 /// What the generation thread tells a request handler.
 enum GenerationEvent: Sendable, Equatable {
-  /// Choice `choice` has a final character `id` with its log-probability.
-  case token(choice: Int, id: Int32, logprob: Double)
+  /// Choice `choice` has a final character `id` with its log-probability and the most likely
+  /// characters of its distribution (as many as the request's `logprobs` asks).
+  case token(choice: Int, id: Int32, logprob: Double, alternatives: [Alternative])
   /// Choice `choice` ended, with `characters` characters.
   case finished(choice: Int, reason: FinishReason, characters: Int)
   /// The generation was stopped for every choice (time limit, shutdown).

@@ -214,8 +214,8 @@ final class GenerationEngine: @unchecked Sendable {
     batch.step { row, event in
       guard let (jobID, choice) = slots[m].owners[row] else { return }
       switch event {
-      case .token(let id, let lp):
-        outbox[jobID, default: []].append(.token(choice: choice, id: id, logprob: lp))
+      case .token(let id, let lp, let top):
+        outbox[jobID, default: []].append(.token(choice: choice, id: id, logprob: lp, alternatives: top))
       case .finished(let reason, let characters, _):
         outbox[jobID, default: []].append(.finished(choice: choice, reason: reason, characters: characters))
         slots[m].owners[row] = nil

@@ -113,6 +113,8 @@ struct Completion {
   let plan: CompletionPlan
   private var ids: [[Int32]]
   private var logprobs: [[Double]]
+  /// Per choice, per character: the alternatives of its draw.
+  private var alternatives: [[[Alternative]]]
   private var finish: [FinishReason?]
   /// Unicode scalars sent so far per choice (echo included): where the next `text_offset` starts.
   private var offsets: [Int]
@@ -124,6 +126,7 @@ struct Completion {
     let n = plan.texts.count
     ids = Array(repeating: [], count: n)
     logprobs = Array(repeating: [], count: n)
+    alternatives = Array(repeating: [], count: n)
     finish = Array(repeating: nil, count: n)
     offsets = Array(repeating: 0, count: n)
   }
@@ -140,25 +143,27 @@ struct Completion {
   /// Records `events`; returns one chunk per choice that changed (new characters or its end).
   /// - Throws: the ``ServeError`` the generation was stopped with.
   mutating func apply(_ events: [GenerationEvent]) throws(ServeError) -> [ChoiceBody] {
-    var changed: [Int: (ids: [Int32], lps: [Double], end: FinishReason?)] = [:]
+    var changed: [Int: (ids: [Int32], lps: [Double], tops: [[Alternative]], end: FinishReason?)] = [:]
     for e in events {
       switch e {
-      case .token(let choice, let id, let lp):
+      case .token(let choice, let id, let lp, let top):
         ids[choice].append(id)
         logprobs[choice].append(lp)
+        alternatives[choice].append(top)
         characters += 1
-        changed[choice, default: ([], [], nil)].ids.append(id)
+        changed[choice, default: ([], [], [], nil)].ids.append(id)
         changed[choice]!.lps.append(lp)
+        changed[choice]!.tops.append(top)
       case .finished(let choice, let reason, _):
         finish[choice] = reason
-        changed[choice, default: ([], [], nil)].end = reason
+        changed[choice, default: ([], [], [], nil)].end = reason
       case .failed(let error):
         throw error
       }
     }
     return changed.keys.sorted().map { k in
       let c = changed[k]!
-      let lp = wantsLogprobs ? logprobsBody(c.ids, c.lps, choice: k) : nil
+      let lp = wantsLogprobs ? logprobsBody(c.ids, c.lps, c.tops, choice: k) : nil
       return ChoiceBody(
         text: plan.model.tokenizer.decode(c.ids), index: k, logprobs: lp, finishReason: c.end.map(Self.reason))
     }
@@ -169,7 +174,7 @@ struct Completion {
     guard plan.request.echo else { return [] }
     return plan.texts.indices.map { k in
       let prompt = echoIDs(k)
-      let lp = wantsLogprobs ? logprobsBody(prompt, nil, choice: k) : nil
+      let lp = wantsLogprobs ? logprobsBody(prompt, nil, nil, choice: k) : nil
       return ChoiceBody(text: plan.prompt(ofChoice: k), index: k, logprobs: lp, finishReason: nil)
     }
   }
@@ -182,10 +187,11 @@ struct Completion {
       let prompt = plan.request.echo ? copy.echoIDs(k) : []
       var lp: LogprobsBody?
       if wantsLogprobs {
-        var body = copy.logprobsBody(prompt, nil, choice: k)
-        let gen = copy.logprobsBody(ids[k], logprobs[k], choice: k)
+        var body = copy.logprobsBody(prompt, nil, nil, choice: k)
+        let gen = copy.logprobsBody(ids[k], logprobs[k], alternatives[k], choice: k)
         body.tokens += gen.tokens
         body.tokenLogprobs += gen.tokenLogprobs
+        if let top = gen.topLogprobs { body.topLogprobs = (body.topLogprobs ?? []) + top }
         body.textOffset += gen.textOffset
         lp = body
       }
@@ -200,14 +206,20 @@ struct Completion {
     plan.promptIDs[k / plan.request.n]
   }
 
-  /// Tokens, log-probabilities (nil: echoed prompt characters) and offsets of `ids`, which
-  /// follow what choice `k` has sent so far.
-  private mutating func logprobsBody(_ ids: [Int32], _ lps: [Double]?, choice k: Int) -> LogprobsBody {
+  /// Tokens, log-probabilities and alternatives (nil: echoed prompt characters) and offsets of
+  /// `ids`, which follow what choice `k` has sent so far.
+  private mutating func logprobsBody(_ ids: [Int32], _ lps: [Double]?, _ tops: [[Alternative]]?, choice k: Int) -> LogprobsBody {
     var body = LogprobsBody()
+    let wantsTop = (plan.request.logprobs ?? 0) > 0
+    if wantsTop { body.topLogprobs = [] }
     for (i, id) in ids.enumerated() {
       let s = plan.model.tokenizer.symbol(id)
       body.tokens.append(s)
       body.tokenLogprobs.append(lps?[i])
+      if wantsTop {
+        body.topLogprobs!.append(
+          tops.map { t in Dictionary(t[i].map { (plan.model.tokenizer.symbol($0.id), $0.logprob) }, uniquingKeysWith: { a, _ in a }) })
+      }
       body.textOffset.append(offsets[k])
       offsets[k] += s.unicodeScalars.count
     }
