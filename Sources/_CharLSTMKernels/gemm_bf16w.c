@@ -1,9 +1,11 @@
 /* Products with bfloat16 weights: C[m×n] = alpha·A·P + beta·C where P (k×n) is stored as bf16
- * (rounded to nearest even once, when packed) in panels of CLK_NR columns, and A and the
- * accumulation stay fp32. For generation: a batch-1 step reads every weight once, so storing
- * them in 16 bits halves the bytes each character costs. Each C element is reduced in k order
- * by one task, from zero, one FMA per k step, whatever kernel or row block computes it: a row's
- * result depends neither on the thread count nor on the other rows (how many, which row it is). */
+ * (rounded to nearest even once, when packed) in panels of CLK_NR columns (interleaved in
+ * 16s, see slot_of), and A and the accumulation stay fp32. For generation: a batch-1 step
+ * reads every weight once, so storing them in 16 bits halves the bytes each character costs.
+ * Each C element is reduced in k order by one task, from zero, one multiply-add per k step
+ * (fused on AVX2, separate on the portable path), whatever kernel or row block computes it: a
+ * row's result depends neither on the thread count nor on the other rows (how many, which row
+ * it is). */
 #include "internal.h"
 #include <string.h>
 #if defined(__x86_64__)
@@ -216,6 +218,12 @@ int clk_sgemm_packed_bf16(long m, long n, long k, float alpha, const float *a, l
   memcpy(&h, packed, sizeof h);
   if (h.magic != BF16_MAGIC || h.k != k || h.n != n) return -1;
   if (m <= 0 || n <= 0) return 0;
+  if (k <= 0) {
+    /* An empty sum: C = beta·C. */
+    for (long i = 0; i < m; i++)
+      for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+    return 0;
+  }
   const bf16_ops *ops = &ops_portable;
 #if defined(__x86_64__)
   if (clk_current_isa() >= CLK_ISA_AVX2) ops = &ops_avx2;

@@ -98,16 +98,6 @@ struct KernelBench: ParsableCommand {
     Kernels.setThreads(original)
   }
 
-  func format1(_ x: Double) -> String {
-    let r = (x * 10).rounded() / 10
-    return "\(r)"
-  }
-
-  func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
-    s.count >= w ? s : (left ? String(repeating: " ", count: w - s.count) + s
-      : s + String(repeating: " ", count: w - s.count))
-  }
-
   func randomArray(_ count: Int, _ g: inout SeededGenerator) -> [Float] {
     (0..<count).map { _ in g.nextUnitFloat() * 2 - 1 }
   }

@@ -25,3 +25,14 @@ func emit(_ line: String) {
   message.withUTF8 { _ = write(2, $0.baseAddress!, $0.count) }
   exit(74)
 }
+
+/// x with one decimal ("12.3").
+func format1(_ x: Double) -> String { "\((x * 10).rounded() / 10)" }
+
+/// x with three decimals at most ("0.091").
+func format3(_ x: Double) -> String { "\((x * 1000).rounded() / 1000)" }
+
+/// s padded with spaces to w characters, on the left (right-aligned) or the right.
+func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
+  s.count >= w ? s : (left ? String(repeating: " ", count: w - s.count) + s : s + String(repeating: " ", count: w - s.count))
+}

@@ -133,10 +133,4 @@ struct StepBench: ParsableCommand {
     }
     return best
   }
-
-  func format1(_ x: Double) -> String { "\((x * 10).rounded() / 10)" }
-  func format3(_ x: Double) -> String { "\((x * 1000).rounded() / 1000)" }
-  func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
-    s.count >= w ? s : (left ? String(repeating: " ", count: w - s.count) + s : s + String(repeating: " ", count: w - s.count))
-  }
 }

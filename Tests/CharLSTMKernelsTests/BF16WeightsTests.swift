@@ -22,13 +22,14 @@ import Testing
 
   /// Heights across every block split (1–7, 11–13, 31–33, one past 64 blocks of 6), widths
   /// with a narrow last panel and with tasks of several panels (the one-row path pairs them),
-  /// odd k, the generation shapes (k = 512, n = 2048; the head's n = 65), α, β ≠ 1.
+  /// odd k, the generation shapes (k = 512, n = 2048; the head's n = 65), α, β ≠ 1, and an
+  /// empty sum (k = 0: C = β·C).
   static let cases: [Case] = [
     Case(m: 1, n: 1, k: 1), Case(m: 1, n: 545, k: 37), Case(m: 2, n: 545, k: 37), Case(m: 3, n: 97, k: 37),
     Case(m: 4, n: 545, k: 5), Case(m: 5, n: 33, k: 64), Case(m: 6, n: 545, k: 37), Case(m: 7, n: 545, k: 37),
     Case(m: 11, n: 65, k: 128), Case(m: 12, n: 512, k: 29), Case(m: 13, n: 545, k: 37), Case(m: 31, n: 65, k: 512),
     Case(m: 32, n: 2048, k: 512), Case(m: 1, n: 2048, k: 512), Case(m: 33, n: 545, k: 37), Case(m: 389, n: 70, k: 9),
-    Case(m: 9, n: 545, k: 37, alpha: 2, beta: -0.5), Case(m: 1, n: 545, k: 37, alpha: 0.5, beta: 0),
+    Case(m: 9, n: 545, k: 37, alpha: 2, beta: -0.5), Case(m: 1, n: 545, k: 37, alpha: 0.5, beta: 0), Case(m: 3, n: 40, k: 0, beta: -0.5),
   ]
 
   @Test func everyRowIsThePlainLoopsResultOnEveryPath() {
