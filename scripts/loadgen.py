@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load generator for `charlstm serve` (a benchmark, not a test; Python standard library only).
+"""Load generator for `charlstm serve` (a benchmark, not a test; Python standard library and cc).
 
 Starts `charlstm serve CHECKPOINT --port 0` once per concurrency level (so each level's peak
 RSS is its own), builds the clients (scripts/sse_clients.c, with `cc`: one thread and epoll,
