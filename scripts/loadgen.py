@@ -3,10 +3,10 @@
 
 Starts `charlstm serve CHECKPOINT --port 0` once per concurrency level (so each level's peak
 RSS is its own), builds the clients (scripts/sse_clients.c, with `cc`: one thread and epoll,
-a few microseconds of CPU per chunk, so that on a small machine the clients do not take the
-cores the server is measured on; Python clients took ~100 µs per chunk), then:
+~14 µs of CPU per character, kernel TCP included, so that on a small machine the clients do not
+take the cores the server is measured on; Python clients took ~110 µs), then:
 
-  1. runs the level's requests one after another (the sequential baseline), and
+  1. runs as many requests one after another (the sequential baseline), and
   2. runs them from C concurrent streaming clients, each sending its share back to back.
 
 Every request streams (`"stream": true`) `--tokens` characters with its own seed. Reported per

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -24,7 +25,6 @@
  * threads) for long. Bounded by time, not by a count of pause instructions: one pause costs
  * from a few cycles to ~140 depending on the CPU (30,000 took 0.9 ms on Zen 3). */
 #define SPIN_NS 50000L
-#include <time.h>
 static long elapsed_ns(const struct timespec *t0) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

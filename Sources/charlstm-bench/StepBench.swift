@@ -86,6 +86,7 @@ struct StepBench: ParsableCommand {
         var cells = state
         var logits = [Float](repeating: 0, count: top * vocab)
         let tokens = (0..<top).map { Int32($0 % vocab) }
+        // Milliseconds per row at m = 1 (or at the first row count when 1 is not asked for).
         var baseline: Double?
         for m in counts {
           let ms = tokens.withUnsafeBufferPointer { t in
@@ -99,7 +100,7 @@ struct StepBench: ParsableCommand {
               }
             }
           }
-          if m == 1 || baseline == nil { baseline = ms / Double(m == 1 ? 1 : m) }
+          if m == 1 || baseline == nil { baseline = ms / Double(m) }
           let base = baseline!
           let rate = Double(m) / (ms / 1000)
           let gflops = flopsPerRow * Double(m) / (ms / 1000) / 1e9
@@ -115,11 +116,10 @@ struct StepBench: ParsableCommand {
   /// Best mean seconds per call over rounds of at least 20 ms (at least `seconds` in total).
   func timePerCall(_ body: () -> Void) -> Double {
     body()
-    var calls = 1
     var t0 = ProcessMetrics.monotonicSeconds()
     body()
     var one = ProcessMetrics.monotonicSeconds() - t0
-    calls = max(1, Int(0.02 / max(one, 1e-7)))
+    let calls = max(1, Int(0.02 / max(one, 1e-7)))
     var best = Double.infinity
     var total = 0.0
     var rounds = 0
