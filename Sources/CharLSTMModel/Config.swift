@@ -170,4 +170,16 @@ public struct LSTMState<S: KernelScalar>: Equatable, Sendable {
     for i in h.indices { h[i] = 0 }
     for i in c.indices { c[i] = 0 }
   }
+
+  /// Sets stream `b`'s h and c to zero in every layer, leaving the other streams as they are.
+  public mutating func reset(stream b: Int) {
+    precondition(b >= 0 && b < batch, "stream \(b) of \(batch)")
+    for l in 0..<layers {
+      let start = (l * batch + b) * hidden
+      for i in start..<start + hidden {
+        h[i] = 0
+        c[i] = 0
+      }
+    }
+  }
 }

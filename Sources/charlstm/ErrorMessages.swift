@@ -13,7 +13,7 @@ let trainingFlags: [TrainingSetting: String] = [
   .patience: "--patience", .decayEvery: "--decay-every", .decayFactor: "--decay-factor",
   .warmupSteps: "--warmup", .validationFraction: "--val-fraction", .evalEvery: "--eval-every",
   .checkpointEvery: "--checkpoint-every", .sampleEvery: "--sample-every", .forgetBias: "--forget-bias",
-  .weightDrop: "--weight-drop", .embedDropout: "--embed-dropout", .weightDecay: "--weight-decay",
+  .weightDrop: "--weight-drop", .embedDropout: "--embed-dropout", .weightDecay: "--weight-decay", .stateReset: "--state-reset",
   .dropout: "--dropout", .embedSize: "--embed", .hiddenSize: "--hidden", .layers: "--layers",
   .evaluationStreams: "--streams", .evaluationSeqLength: "--seq",
 ]

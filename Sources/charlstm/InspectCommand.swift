@@ -43,6 +43,7 @@ struct InspectCommand: ParsableCommand {
       object["weight_drop"] = t.weightDrop ?? 0
       object["embed_dropout"] = t.embedDropout ?? 0
       object["weight_decay"] = t.weightDecay ?? 0
+      object["state_reset"] = t.stateReset ?? 0
       if let b = s.bestValidationLoss { object["best_validation_loss"] = b }
       if let b = s.bestStep { object["best_step"] = b }
       if let v = s.lastValidationLoss { object["last_validation_loss"] = v }

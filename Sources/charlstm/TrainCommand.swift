@@ -71,6 +71,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "How --dropout is applied: standard (a fresh mask every step, after each layer; the default) or locked (variational: one mask per stream per window, shared by all steps, on each layer's input and output, the embedded characters included).") var dropoutKind: DropoutKind?
   @Option(help: ArgumentHelp("Weight drop (DropConnect) on every layer's hidden-to-hidden weights W_hh, in [0, 1): one mask per window, kept weights scaled 1/(1-P) (default 0 = off).", valueName: "P")) var weightDrop: Double?
   @Option(help: ArgumentHelp("Embedding dropout in [0, 1): each character's whole embedding row is dropped for a window with probability P, the others scaled 1/(1-P) (default 0 = off).", valueName: "P")) var embedDropout: Double?
+  @Option(help: ArgumentHelp("State reset in [0, 1]: at the start of every window each stream's carried state is zeroed with probability P, so the model also learns to start from an empty context (nanoGPT's measure, 'charlstm eval --windows', scores windows from one) (default 0 = off).", valueName: "P")) var stateReset: Double?
   @Option(help: ArgumentHelp("Decoupled weight decay (AdamW): before each update, p -= lr*W*p on the weight matrices and the embedding, not the biases; also decoupled with sgd and rmsprop (default 0 = off).", valueName: "W")) var weightDecay: Double?
 
   // Data and optimization.
@@ -103,7 +104,7 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     // The regularizers' values, checked by the library (which describes them) before anything is read.
     var regularized = TrainingConfig()
-    (regularized.weightDrop, regularized.embedDropout, regularized.weightDecay) = (weightDrop, embedDropout, weightDecay)
+    (regularized.weightDrop, regularized.embedDropout, regularized.weightDecay, regularized.stateReset) = (weightDrop, embedDropout, weightDecay, stateReset)
     do { try regularized.validate() } catch { throw ValidationError(userMessage(error, command: self)) }
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
     if sampleLength < 0 || sampleLength > 1_000_000 { throw ValidationError("--sample-length \(sampleLength) is invalid: expected 0 (none) to 1,000,000 characters; use 'charlstm generate' for longer texts") }
@@ -121,7 +122,7 @@ struct TrainCommand: ParsableCommand {
         ("--schedule", schedule != nil), ("--warmup", warmup != nil), ("--decay-every", decayEvery != nil),
         ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil), ("--precision", numerics.precision != nil),
         ("--dropout-kind", dropoutKind != nil), ("--weight-drop", weightDrop != nil), ("--embed-dropout", embedDropout != nil),
-        ("--weight-decay", weightDecay != nil),
+        ("--weight-decay", weightDecay != nil), ("--state-reset", stateReset != nil),
       ]
       if let (name, _) = fixed.first(where: { $0.1 }) {
         throw ValidationError("\(name) cannot change when resuming (the checkpoint fixes the model, data and schedule); drop it, or start a new run without --resume")
@@ -239,6 +240,7 @@ struct TrainCommand: ParsableCommand {
     if let weightDrop { c.weightDrop = weightDrop }
     if let embedDropout { c.embedDropout = embedDropout }
     if let weightDecay { c.weightDecay = weightDecay }
+    if let stateReset { c.stateReset = stateReset }
     return c
   }
 
@@ -497,6 +499,7 @@ func regularizationSummary(_ c: TrainingConfig, model m: ModelConfig) -> String?
   if let p = c.weightDrop, p > 0 { parts.append("weight drop \(p)") }
   if let p = c.embedDropout, p > 0 { parts.append("embedding dropout \(p)") }
   if let w = c.weightDecay, w > 0 { parts.append("weight decay \(w)") }
+  if let p = c.stateReset, p > 0 { parts.append("state reset \(p)") }
   return parts.isEmpty ? nil : parts.joined(separator: " · ")
 }
 

@@ -6,7 +6,7 @@ import Testing
 /// bit for bit; values out of range are one-line errors naming the flag.
 @Suite(.serialized) struct RegularizationCLITests {
   static let tiny = ["--embed", "8", "--hidden", "16", "--layers", "2", "--batch", "4", "--seq", "16", "--threads", "1", "--sample-length", "0", "--quiet"]
-  static let all = ["--dropout", "0.2", "--dropout-kind", "locked", "--weight-drop", "0.3", "--embed-dropout", "0.1", "--weight-decay", "0.05"]
+  static let all = ["--dropout", "0.2", "--dropout-kind", "locked", "--weight-drop", "0.3", "--embed-dropout", "0.1", "--weight-decay", "0.05", "--state-reset", "0.25"]
 
   private func corpus(_ dir: Scratch) -> String {
     var text = ""
@@ -16,7 +16,7 @@ import Testing
 
   @Test func helpDocumentsEveryFlag() throws {
     let help = try CLI.run(["train", "--help"])
-    for flag in ["--weight-drop <P>", "--dropout-kind", "--embed-dropout <P>", "--weight-decay <W>", "locked"] {
+    for flag in ["--weight-drop <P>", "--dropout-kind", "--embed-dropout <P>", "--weight-decay <W>", "--state-reset <P>", "locked"] {
       #expect(help.stdout.contains(flag), "\(flag) is not in train --help")
     }
   }
@@ -32,6 +32,8 @@ import Testing
     #expect(b.status == 0, "\(b.stderr)")
     let refused = try CLI.run(["train", "--resume", split, "--steps", "30", "--weight-decay", "0"])
     #expect(refused.status != 0 && refused.stderr.contains("--weight-decay cannot change when resuming"), "\(refused.stderr)")
+    let refusedReset = try CLI.run(["train", "--resume", split, "--steps", "30", "--state-reset", "0"])
+    #expect(refusedReset.status != 0 && refusedReset.stderr.contains("--state-reset cannot change when resuming"), "\(refusedReset.stderr)")
     let c = try CLI.run(["train", "--resume", split, "--steps", "30", "--threads", "1", "--sample-length", "0", "--quiet"])
     #expect(c.status == 0, "\(c.stderr)")
     func inspect(_ path: String) throws -> [String: Any] {
@@ -42,14 +44,14 @@ import Testing
     #expect(x["weights_hash"] as? String == y["weights_hash"] as? String, "resume is not bit for bit")
     #expect(y["step"] as? Int == 30)
     #expect(y["dropout_kind"] as? String == "locked" && y["weight_drop"] as? Double == 0.3)
-    #expect(y["embed_dropout"] as? Double == 0.1 && y["weight_decay"] as? Double == 0.05)
+    #expect(y["embed_dropout"] as? Double == 0.1 && y["weight_decay"] as? Double == 0.05 && y["state_reset"] as? Double == 0.25)
     let human = try CLI.run(["inspect", split])
-    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05"), "\(human.stdout)")
+    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05 · state reset 0.25"), "\(human.stdout)")
     // The log's start and resume lines carry the options.
     let log = try String(contentsOfFile: dir.path + "/r.log.jsonl", encoding: .utf8)
     let heads = log.split(separator: "\n").filter { $0.contains("\"type\":\"start\"") || $0.contains("\"type\":\"resume\"") }
     #expect(heads.count == 2)
-    for h in heads { #expect(h.contains("\"weightDrop\":0.3") && h.contains("\"dropoutKind\":\"locked\"") && h.contains("\"embedDropout\":0.1") && h.contains("\"weightDecay\":0.05"), "\(h)") }
+    for h in heads { #expect(h.contains("\"weightDrop\":0.3") && h.contains("\"dropoutKind\":\"locked\"") && h.contains("\"embedDropout\":0.1") && h.contains("\"weightDecay\":0.05") && h.contains("\"stateReset\":0.25"), "\(h)") }
   }
 
   @Test func valuesAreRefusedByFlag() throws {
@@ -65,6 +67,8 @@ import Testing
       (["--embed-dropout", "1.5"], "--embed-dropout 1.5 is invalid"),
       (["--weight-decay=-1"], "--weight-decay -1.0 is invalid: expected a finite number ≥ 0"),
       (["--weight-decay", "inf"], "--weight-decay inf is invalid"),
+      (["--state-reset", "1.5"], "--state-reset 1.5 is invalid: expected a probability in [0, 1]"),
+      (["--state-reset=-0.1"], "--state-reset -0.1 is invalid"),
       (["--dropout-kind", "sideways"], "sideways"),
       (["--dropout-kind", "locked"], "--dropout-kind locked"),
     ]

@@ -7,12 +7,14 @@ import Testing
 @Suite(.serialized) struct RegularizationTrainingTests {
   init() { Kernels.setThreads(1) }
 
-  /// Every option on: locked dropout 0.3, weight drop 0.3, embedding dropout 0.2, weight decay 0.1.
+  /// Every option on: locked dropout 0.3, weight drop 0.3, embedding dropout 0.2, weight decay
+  /// 0.1, state reset 0.2.
   static func allOn(_ t: inout TrainingConfig) {
     t.dropoutKind = .locked
     t.weightDrop = 0.3
     t.embedDropout = 0.2
     t.weightDecay = 0.1
+    t.stateReset = 0.2
   }
 
   private func makeTrainer(
@@ -43,7 +45,7 @@ import Testing
     let ckpt = try Checkpoint.load(from: path)
     #expect(ckpt.state?.step == 17)
     var config = try #require(ckpt.training)
-    #expect(config.dropoutKind == .locked && config.weightDrop == 0.3 && config.embedDropout == 0.2 && config.weightDecay == 0.1, "the checkpoint records the options: \(config)")
+    #expect(config.dropoutKind == .locked && config.weightDrop == 0.3 && config.embedDropout == 0.2 && config.weightDecay == 0.1 && config.stateReset == 0.2, "the checkpoint records the options: \(config)")
     config.steps = 40
     let cut = ids.count - ids.count / 10
     let resumed = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
@@ -63,6 +65,7 @@ import Testing
     let options: [(String, (inout TrainingConfig) -> Void)] = [
       ("locked", { $0.dropoutKind = .locked }), ("weight drop", { $0.weightDrop = 0.5 }),
       ("embedding dropout", { $0.embedDropout = 0.5 }), ("weight decay", { $0.weightDecay = 1 }),
+      ("state reset", { $0.stateReset = 0.5 }),
     ]
     for (name, option) in options {
       let (a, _) = try makeTrainer(steps: 6, options: option)
@@ -123,6 +126,8 @@ import Testing
       ({ $0.weightDrop = 1 }, .weightDrop, "1.0"), ({ $0.weightDrop = -0.1 }, .weightDrop, "-0.1"),
       ({ $0.embedDropout = .nan }, .embedDropout, "nan"), ({ $0.embedDropout = 1.5 }, .embedDropout, "1.5"),
       ({ $0.weightDecay = -1 }, .weightDecay, "-1.0"), ({ $0.weightDecay = .infinity }, .weightDecay, "inf"),
+      ({ $0.stateReset = 1.5 }, .stateReset, "1.5"), ({ $0.stateReset = -0.5 }, .stateReset, "-0.5"),
+      ({ $0.stateReset = .nan }, .stateReset, "nan"),
     ]
     for (option, setting, value) in bad {
       var t = TrainingConfig()
@@ -141,6 +146,7 @@ import Testing
     ok.weightDrop = 0
     ok.embedDropout = 0.99
     ok.weightDecay = 0
+    ok.stateReset = 1
     try ok.validate()
   }
 
@@ -154,8 +160,8 @@ import Testing
     try trainer.run()
     let file = try SafeTensorsFile.load(contentsOf: path)
     let training = try #require(file.metadata["training"])
-    for key in ["dropoutKind", "weightDrop", "embedDropout", "weightDecay"] { #expect(!training.contains(key), "\(key) in \(training)") }
+    for key in ["dropoutKind", "weightDrop", "embedDropout", "weightDecay", "stateReset"] { #expect(!training.contains(key), "\(key) in \(training)") }
     let ckpt = try Checkpoint.load(from: path)
-    #expect(ckpt.training?.regularization == Regularization.none && ckpt.training?.weightDecay == nil)
+    #expect(ckpt.training?.regularization == Regularization.none && ckpt.training?.weightDecay == nil && ckpt.training?.stateReset == nil)
   }
 }

@@ -99,6 +99,8 @@ public final class Trainer {
   private let regularization: Regularization
   /// Decoupled weight decay on the weight matrices and the embedding (nil: off or λ = 0).
   private let weightDecay: WeightDecay?
+  /// Random zeroing of streams' carried state at window starts (nil: off or P = 0).
+  private let stateReset: StateReset?
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -206,6 +208,7 @@ public final class Trainer {
     shard = .whole(config.batch)
     regularization = config.regularization
     weightDecay = config.weightDecay.flatMap { $0 > 0 ? WeightDecay(rate: $0, model: model.config) : nil }
+    stateReset = config.stateReset.flatMap { StateReset(probability: $0, seed: config.seed) }
   }
 
   /// Spreads the run over `collective`'s processes (data parallelism): this process trains
@@ -326,7 +329,8 @@ public final class Trainer {
   }
 
   /// Fills `inputs`/`targets` with the next window of this process's streams, starting a new
-  /// epoch when one is used up. [T·B_shard], time-major.
+  /// epoch when one is used up, and zeroes the carried state of the streams ``StateReset``
+  /// picks. [T·B_shard], time-major.
   private func nextWindow() {
     let B = config.batch
     let T = config.seqLength
@@ -348,6 +352,7 @@ public final class Trainer {
         targets[t * local + j] = train[i + 1]
       }
     }
+    stateReset?.apply(to: &hidden, first: first, epoch: state.epoch, window: state.window)
     state.window += 1
   }
 

@@ -86,6 +86,13 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// embedding, not the biases, shrink by p ← p − lr·λ·p, with any optimizer (see ``WeightDecay``).
   public var weightDecay: Double? = nil
 
+  /// State reset probability P (nil: off): at the start of every window each stream's carried
+  /// state (h and c of every layer) is set to zero with probability P, so the model also learns
+  /// to start from an empty context, as nanoGPT's measure (`charlstm eval --windows`) scores it.
+  /// The draws are a pure function of the seed, the epoch, the window and the stream (see
+  /// ``StateReset``), so a resumed or distributed run makes the same ones.
+  public var stateReset: Double? = nil
+
   /// The model-side regularizers of a training window (every one off when unset).
   public var regularization: Regularization {
     Regularization(dropoutKind: dropoutKind ?? .standard, weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0)
@@ -122,6 +129,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     if let b = forgetBias, !(b.isFinite && abs(b) <= 10) { throw bad(.forgetBias, b, "a number from -10 to 10, e.g. 1 (the default) or 0") }
     if let p = weightDrop, !Regularization.isProbability(p) { throw bad(.weightDrop, p, "a probability in [0, 1), e.g. 0.2 (0 turns it off)") }
     if let p = embedDropout, !Regularization.isProbability(p) { throw bad(.embedDropout, p, "a probability in [0, 1), e.g. 0.1 (0 turns it off)") }
+    if let p = stateReset, !(p >= 0 && p <= 1) { throw bad(.stateReset, p, "a probability in [0, 1], e.g. 0.1 (0 turns it off)") }
     if let w = weightDecay, !(w >= 0 && w.isFinite) { throw bad(.weightDecay, w, "a finite number ≥ 0, e.g. 0.01 (0 turns it off)") }
   }
 

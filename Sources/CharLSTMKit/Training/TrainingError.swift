@@ -28,6 +28,8 @@ public enum TrainingSetting: String, CaseIterable, Sendable {
   case embedDropout = "embedding dropout"
   /// ``TrainingConfig/weightDecay``: λ ≥ 0.
   case weightDecay = "weight decay"
+  /// ``TrainingConfig/stateReset``: a probability in [0, 1].
+  case stateReset = "state reset probability"
   case dropout
   case embedSize = "embedding size"
   case hiddenSize = "hidden size"
