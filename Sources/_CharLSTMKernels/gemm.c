@@ -134,6 +134,20 @@ static int row_blocks(long mc, int mrmax, int *heights) {
   return nb;
 }
 
+/* dst[0, n) = src[0, n) for a block height n ≤ CLK_MRMAX: constant-size copies for the common
+ * heights (a scalar loop here was ~9% of training a 2×128 model, in the weight gradients'
+ * transposed-A packing). */
+static inline void copy_run(float *restrict dst, const float *restrict src, int n) {
+  switch (n) {
+  case 6: memcpy(dst, src, 6 * sizeof(float)); break;
+  case 5: memcpy(dst, src, 5 * sizeof(float)); break;
+  case 4: memcpy(dst, src, 4 * sizeof(float)); break;
+  case 14: memcpy(dst, src, 14 * sizeof(float)); break;
+  case 13: memcpy(dst, src, 13 * sizeof(float)); break;
+  default: for (int i = 0; i < n; i++) dst[i] = src[i];
+  }
+}
+
 static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const int *hs,
                    int nb, float *dst) {
   float *const start = dst;
@@ -169,8 +183,7 @@ static void pack_a(const gemm_job *J, long i0, long mc, long p0, long kc, const 
       }
       for (int bi = 0; bi < nb; bi++) {
         int mr = hs[bi];
-        float *o = bdst[bi] + p * mr;
-        for (int i = 0; i < mr; i++) o[i] = s[i];
+        copy_run(bdst[bi] + p * mr, s, mr);
         s += mr;
       }
     }
