@@ -22,15 +22,15 @@ static void round_bf16_run(float *x, long n) {
   for (long i = 0; i < n; i++) x[i] = round_bf16(x[i]);
 }
 
-/* Packs panels [p0, p1) of op(B) into dst (panel stride k*CLK_NR), rounding to bf16 when
- * `bf16`. */
+/* Packs rows [r0, r1) of panels [p0, p1) of op(B) into dst (panel stride k*CLK_NR), rounding
+ * to bf16 when `bf16`. r0 is a multiple of 16 (the transposing strips). */
 static void pack_b_panels(int transB, long k, long n, const float *b, long ldb, float *dst,
-                          long p0, long p1, int bf16) {
+                          long p0, long p1, long r0, long r1, int bf16) {
   for (long p = p0; p < p1; p++) {
     long j0 = p * CLK_NR, w = n - j0 < CLK_NR ? n - j0 : CLK_NR;
     float *d = dst + p * k * CLK_NR;
     if (!transB) {
-      for (long r = 0; r < k; r++) {
+      for (long r = r0; r < r1; r++) {
         const float *s = b + r * ldb + j0;
         float *dr = d + r * CLK_NR;
         if (w == CLK_NR) memcpy(dr, s, CLK_NR * sizeof(float));
@@ -41,19 +41,19 @@ static void pack_b_panels(int transB, long k, long n, const float *b, long ldb, 
       }
     } else {
       /* op(B)[r][j] = b[(j0+j)*ldb + r]: transpose in 16-row strips for locality. */
-      for (long r0 = 0; r0 < k; r0 += 16) {
-        long rw = k - r0 < 16 ? k - r0 : 16;
+      for (long s0 = r0; s0 < r1; s0 += 16) {
+        long rw = r1 - s0 < 16 ? r1 - s0 : 16;
         for (long j = 0; j < CLK_NR; j++) {
           if (j < w) {
-            const float *s = b + (j0 + j) * ldb + r0;
-            for (long r = 0; r < rw; r++) d[(r0 + r) * CLK_NR + j] = s[r];
+            const float *s = b + (j0 + j) * ldb + s0;
+            for (long r = 0; r < rw; r++) d[(s0 + r) * CLK_NR + j] = s[r];
           } else {
-            for (long r = 0; r < rw; r++) d[(r0 + r) * CLK_NR + j] = 0;
+            for (long r = 0; r < rw; r++) d[(s0 + r) * CLK_NR + j] = 0;
           }
         }
       }
     }
-    if (bf16) round_bf16_run(d, k * CLK_NR);
+    if (bf16) round_bf16_run(d + r0 * CLK_NR, (r1 - r0) * CLK_NR);
   }
 }
 
@@ -62,23 +62,32 @@ typedef struct {
   long k, n, ldb;
   const float *b;
   float *dst;
-  long per_task;
+  long per_task, rows_per_task, row_tasks;
   int bf16;
 } pack_job;
 
 static void pack_task(void *vctx, long t) {
   pack_job *J = vctx;
-  long np = clk_npanels(J->n), p0 = t * J->per_task, p1 = p0 + J->per_task;
+  long pt = t / J->row_tasks, rt = t % J->row_tasks;
+  long np = clk_npanels(J->n), p0 = pt * J->per_task, p1 = p0 + J->per_task;
   if (p1 > np) p1 = np;
-  pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1, J->bf16);
+  long r0 = rt * J->rows_per_task, r1 = r0 + J->rows_per_task < J->k ? r0 + J->rows_per_task : J->k;
+  pack_b_panels(J->transB, J->k, J->n, J->b, J->ldb, J->dst, p0, p1, r0, r1, J->bf16);
 }
 
+/* Tasks of 4 panels; a B of few panels but many rows (the weight gradients' B = X or H_prev,
+ * k = T·B rows) is also cut into pieces of 256 rows, so that it is not packed by one thread
+ * alone. A copy: the pieces change no value. */
 static void pack_b_parallel(int transB, long k, long n, const float *b, long ldb, float *dst,
                             int bf16) {
   long np = clk_npanels(n);
-  pack_job J = {transB, k, n, ldb, b, dst, 4, bf16};
-  long ntasks = (np + J.per_task - 1) / J.per_task;
-  clk_parallel_for(ntasks, (double)k * n * 8, pack_task, &J);
+  pack_job J = {transB, k, n, ldb, b, dst, 4, k, 1, bf16};
+  long panel_tasks = (np + J.per_task - 1) / J.per_task;
+  if (panel_tasks < 8 && k >= 512) {
+    J.rows_per_task = 256;
+    J.row_tasks = (k + 255) / 256;
+  }
+  clk_parallel_for(panel_tasks * J.row_tasks, (double)k * n * 8, pack_task, &J);
 }
 
 size_t clk_packed_bytes(long k, long n) { return clk_packed_size(k, n, sizeof(float)); }

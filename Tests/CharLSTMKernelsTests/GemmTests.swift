@@ -116,6 +116,30 @@ extension KernelTests {
     }
   }
 
+  /// A right-hand matrix of few panels and many rows (the weight gradients' B = X or H_prev
+  /// has k = T·B rows) is packed in pieces of 256 rows: every piece lands where it belongs,
+  /// last pieces of 9 and 1 rows and transposed strips that end mid-strip included, in fp32
+  /// and (rounding as it packs) in bf16.
+  @Test func tallRightHandMatricesArePackedInRowPieces() {
+    let shapes: [(Bool, Bool, Int, Int, Int)] = [
+      (true, false, 64, 65, 2500), (false, false, 20, 128, 777), (false, true, 20, 128, 777),
+      (false, true, 3, 33, 513), (true, false, 40, 16, 1030),
+    ]
+    for (i, (ta, tb, m, n, k)) in shapes.enumerated() {
+      let cs = GemmCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, beta: 1, pad: i % 2, seed: 900 + UInt64(i))
+      let ref = cs.reference()
+      var rounded = cs
+      rounded.a = cs.a.map(Kernels.roundedToBF16)
+      rounded.b = cs.b.map(Kernels.roundedToBF16)
+      let roundedRef = rounded.reference()
+      forEachPath { isa, threads in
+        if let msg = cs.check(cs.runFloat(), ref) { Issue.record("fp32 \(cs) on \(isa) threads=\(threads): \(msg)") }
+        let bf16 = Kernels.withPrecision(.bf16) { cs.runFloat() }
+        if let msg = cs.check(bf16, roundedRef) { Issue.record("bf16 \(cs) on \(isa) threads=\(threads): \(msg)") }
+      }
+    }
+  }
+
   @Test func gemmBitIdenticalAcrossRunsAndThreadCounts() {
     let cases = [
       GemmCase(
