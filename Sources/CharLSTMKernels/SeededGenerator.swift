@@ -9,15 +9,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
 
   /// A generator whose stream is fully determined by `seed`.
   public init(seed: UInt64) {
-    var x = seed
-    func splitmix() -> UInt64 {
-      x &+= 0x9E37_79B9_7F4A_7C15
-      var z = x
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    state = (splitmix(), splitmix(), splitmix(), splitmix())
+    let g: UInt64 = 0x9E37_79B9_7F4A_7C15
+    state = (Self.mix(seed), Self.mix(seed &+ g), Self.mix(seed &+ 2 &* g), Self.mix(seed &+ 3 &* g))
+  }
+
+  /// One SplitMix64 step from `v`: v + 0x9E3779B97F4A7C15, then its finalizer, a bijection of
+  /// 64-bit words that mixes every bit. Seeds the generator, and hashes tuples of integers into
+  /// independent draws (``init(seed:stream:)``, the trainer's state resets).
+  @inline(__always)
+  public static func mix(_ v: UInt64) -> UInt64 {
+    var z = v &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 
   /// Restores a generator from a saved ``state``. An all-zero state is invalid for xoshiro and
@@ -69,12 +73,6 @@ extension SeededGenerator {
       self.init(seed: seed)
       return
     }
-    func mix(_ v: UInt64) -> UInt64 {
-      var z = v &+ 0x9E37_79B9_7F4A_7C15
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    self.init(seed: mix(seed ^ mix(UInt64(truncatingIfNeeded: stream) &* 0xD1B5_4A32_D192_ED03)))
+    self.init(seed: Self.mix(seed ^ Self.mix(UInt64(truncatingIfNeeded: stream) &* 0xD1B5_4A32_D192_ED03)))
   }
 }

@@ -36,6 +36,7 @@ struct StateResetTests {
     let byWindow = (0..<40).map { a.resets(epoch: 1, window: 3, stream: $0) }
     let nextWindow = (0..<40).map { a.resets(epoch: 1, window: 4, stream: $0) }
     let nextEpoch = (0..<40).map { a.resets(epoch: 2, window: 3, stream: $0) }
+    #expect(byWindow.contains(true) && byWindow.contains(false), "one window resets some streams, not all or none")
     #expect(byWindow != nextWindow && byWindow != nextEpoch)
   }
 

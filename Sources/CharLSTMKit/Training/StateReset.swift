@@ -1,3 +1,4 @@
+import CharLSTMKernels
 import CharLSTMModel
 
 /// Random resets of the carried state (``TrainingConfig/stateReset``): at the start of a window
@@ -28,10 +29,11 @@ public struct StateReset: Sendable, Equatable {
   /// Whether `stream` (its index in the whole batch) starts window `window` of epoch `epoch`
   /// from a zero state.
   public func resets(epoch: Int, window: Int, stream: Int) -> Bool {
-    var x = Self.mix(seed ^ 0x5245_5345_5453_5441)  // "RESETSTA": apart from the other uses of the seed
-    x = Self.mix(x ^ UInt64(truncatingIfNeeded: epoch))
-    x = Self.mix(x ^ UInt64(truncatingIfNeeded: window))
-    x = Self.mix(x ^ UInt64(truncatingIfNeeded: stream))
+    typealias G = SeededGenerator
+    var x = G.mix(seed ^ 0x5245_5345_5453_5441)  // "RESETSTA": apart from the other uses of the seed
+    x = G.mix(x ^ UInt64(truncatingIfNeeded: epoch))
+    x = G.mix(x ^ UInt64(truncatingIfNeeded: window))
+    x = G.mix(x ^ UInt64(truncatingIfNeeded: stream))
     return Double(x >> 11) * 0x1.0p-53 < probability
   }
 
@@ -48,13 +50,5 @@ public struct StateReset: Sendable, Equatable {
       count += 1
     }
     return count
-  }
-
-  /// SplitMix64's finalizer: a bijection of 64-bit words that mixes every bit.
-  private static func mix(_ v: UInt64) -> UInt64 {
-    var z = v &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
