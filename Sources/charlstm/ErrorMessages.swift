@@ -13,7 +13,7 @@ let trainingFlags: [TrainingSetting: String] = [
   .patience: "--patience", .decayEvery: "--decay-every", .decayFactor: "--decay-factor",
   .warmupSteps: "--warmup", .validationFraction: "--val-fraction", .evalEvery: "--eval-every",
   .checkpointEvery: "--checkpoint-every", .sampleEvery: "--sample-every", .forgetBias: "--forget-bias",
-  .weightDrop: "--weight-drop", .embedDropout: "--embed-dropout", .weightDecay: "--weight-decay", .stateReset: "--state-reset",
+  .weightDrop: "--weight-drop", .embedDropout: "--embed-dropout", .weightDecay: "--weight-decay", .stateReset: "--state-reset", .emaDecay: "--ema",
   .dropout: "--dropout", .embedSize: "--embed", .hiddenSize: "--hidden", .layers: "--layers",
   .evaluationStreams: "--streams", .evaluationSeqLength: "--seq",
 ]
@@ -105,7 +105,7 @@ private func trainingMessage(_ error: TrainingError, command: ParsableCommand?) 
     return "training diverged at step \(step): the validation loss is \(loss)\(recovery(ckpt))"
   case .ranksChanged(let then, _) where command is TrainCommand:
     return "\(error); resume it with: \(then > 1 ? "mpirun -np \(then) charlstm train --resume CKPT --distributed" : "charlstm train --resume CKPT (without mpirun)")"
-  case .ranksChanged, .processesDrifted, .corpusChanged, .vocabularyMismatch:
+  case .ranksChanged, .processesDrifted, .corpusChanged, .vocabularyMismatch, .averagingChanged:
     return error.description
   }
 }

@@ -44,6 +44,8 @@ struct InspectCommand: ParsableCommand {
       object["embed_dropout"] = t.embedDropout ?? 0
       object["weight_decay"] = t.weightDecay ?? 0
       object["state_reset"] = t.stateReset ?? 0
+      object["ema"] = t.emaDecay ?? 0
+      if let trained = ckpt.trainingParameters { object["trained_weights_hash"] = CheckpointOrigin.weightsHash(trained) }
       if let b = s.bestValidationLoss { object["best_validation_loss"] = b }
       if let b = s.bestStep { object["best_step"] = b }
       if let v = s.lastValidationLoss { object["last_validation_loss"] = v }
@@ -85,6 +87,9 @@ struct InspectCommand: ParsableCommand {
       lines.append("init from    \(o.path) (step \(o.step), weights \(o.weightsHash), vocabulary \(o.vocabularySize) + \(o.addedSymbols) new)")
     }
     lines.append("weights      \(ckpt.weightsHash)")
+    if let trained = ckpt.trainingParameters {
+      lines.append("trained      \(CheckpointOrigin.weightsHash(trained)) (the weights the run trains; the model's are their moving average)")
+    }
     Output.write(lines.joined(separator: "\n") + "\n")
   }
 }

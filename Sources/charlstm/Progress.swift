@@ -131,9 +131,10 @@ final class TrainingProgress {
     }
   }
 
-  func validation(step: Int, loss: Double, best: Double, improved: Bool) {
+  func validation(step: Int, loss: Double, best: Double, improved: Bool, trainedLoss: Double? = nil) {
     lastValidation = loss
-    note(String(format: "validation at step %d: %.4f nats/char (%.3f bits/char)%@", step, loss, loss / log(2), improved ? " · best so far" : String(format: " · best %.4f", best)))
+    let trained = trainedLoss.map { String(format: " · trained weights %.4f", $0) } ?? ""
+    note(String(format: "validation at step %d: %.4f nats/char (%.3f bits/char)%@%@", step, loss, loss / log(2), trained, improved ? " · best so far" : String(format: " · best %.4f", best)))
   }
 
   /// A generated sample set apart by rules, with control characters made harmless.

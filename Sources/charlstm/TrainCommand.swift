@@ -73,6 +73,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Embedding dropout in [0, 1): each character's whole embedding row is dropped for a window with probability P, the others scaled 1/(1-P) (default 0 = off).", valueName: "P")) var embedDropout: Double?
   @Option(help: ArgumentHelp("State reset in [0, 1]: at the start of every window each stream's carried state is zeroed with probability P, so the model also learns to start from an empty context (nanoGPT's measure, 'charlstm eval --windows', scores windows from one) (default 0 = off).", valueName: "P")) var stateReset: Double?
   @Option(help: ArgumentHelp("Decoupled weight decay (AdamW): before each update, p -= lr*W*p on the weight matrices and the embedding, not the biases; also decoupled with sgd and rmsprop (default 0 = off).", valueName: "W")) var weightDecay: Double?
+  @Option(help: ArgumentHelp("Keep an exponential moving average of the weights with decay D in [0, 1), e.g. 0.999 (after step n: a += (1 - min(D, (1+n)/(10+n)))*(w - a)). Training is unchanged; validation, the best checkpoint and the checkpoints' model (what generate, eval and serve use) are the average; the log also has the trained weights' validation loss (default 0 = off).", valueName: "D")) var ema: Double?
 
   // Data and optimization.
   @Option(help: "Streams per step B (default 50).") var batch: Int?
@@ -104,7 +105,7 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     // The regularizers' values, checked by the library (which describes them) before anything is read.
     var regularized = TrainingConfig()
-    (regularized.weightDrop, regularized.embedDropout, regularized.weightDecay, regularized.stateReset) = (weightDrop, embedDropout, weightDecay, stateReset)
+    (regularized.weightDrop, regularized.embedDropout, regularized.weightDecay, regularized.stateReset, regularized.emaDecay) = (weightDrop, embedDropout, weightDecay, stateReset, ema)
     do { try regularized.validate() } catch { throw ValidationError(userMessage(error, command: self)) }
     if logEvery < 1 { throw ValidationError("--log-every must be at least 1") }
     if sampleLength < 0 || sampleLength > 1_000_000 { throw ValidationError("--sample-length \(sampleLength) is invalid: expected 0 (none) to 1,000,000 characters; use 'charlstm generate' for longer texts") }
@@ -122,7 +123,7 @@ struct TrainCommand: ParsableCommand {
         ("--schedule", schedule != nil), ("--warmup", warmup != nil), ("--decay-every", decayEvery != nil),
         ("--decay-factor", decayFactor != nil), ("--epochs", epochs != nil), ("--precision", numerics.precision != nil),
         ("--dropout-kind", dropoutKind != nil), ("--weight-drop", weightDrop != nil), ("--embed-dropout", embedDropout != nil),
-        ("--weight-decay", weightDecay != nil), ("--state-reset", stateReset != nil),
+        ("--weight-decay", weightDecay != nil), ("--state-reset", stateReset != nil), ("--ema", ema != nil),
       ]
       if let (name, _) = fixed.first(where: { $0.1 }) {
         throw ValidationError("\(name) cannot change when resuming (the checkpoint fixes the model, data and schedule); drop it, or start a new run without --resume")
@@ -161,8 +162,8 @@ struct TrainCommand: ParsableCommand {
         switch event {
         case .step(let r):
           progress.step(r)
-        case .validation(let step, let loss, let best, let improved):
-          progress.validation(step: step, loss: loss, best: best, improved: improved)
+        case .validation(let step, let loss, let best, let improved, let trainedLoss):
+          progress.validation(step: step, loss: loss, best: best, improved: improved, trainedLoss: trainedLoss)
         case .checkpoint(let path, let step, let best):
           if !best { progress.note("checkpoint at step \(step): \(path)") }
         case .sample(let step, let text):
@@ -241,6 +242,7 @@ struct TrainCommand: ParsableCommand {
     if let embedDropout { c.embedDropout = embedDropout }
     if let weightDecay { c.weightDecay = weightDecay }
     if let stateReset { c.stateReset = stateReset }
+    if let ema { c.emaDecay = ema }
     return c
   }
 
@@ -500,6 +502,7 @@ func regularizationSummary(_ c: TrainingConfig, model m: ModelConfig) -> String?
   if let p = c.embedDropout, p > 0 { parts.append("embedding dropout \(p)") }
   if let w = c.weightDecay, w > 0 { parts.append("weight decay \(w)") }
   if let p = c.stateReset, p > 0 { parts.append("state reset \(p)") }
+  if let d = c.emaDecay, d > 0 { parts.append("weight average (EMA) \(d)") }
   return parts.isEmpty ? nil : parts.joined(separator: " · ")
 }
 

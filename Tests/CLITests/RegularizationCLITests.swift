@@ -6,7 +6,7 @@ import Testing
 /// bit for bit; values out of range are one-line errors naming the flag.
 @Suite(.serialized) struct RegularizationCLITests {
   static let tiny = ["--embed", "8", "--hidden", "16", "--layers", "2", "--batch", "4", "--seq", "16", "--threads", "1", "--sample-length", "0", "--quiet"]
-  static let all = ["--dropout", "0.2", "--dropout-kind", "locked", "--weight-drop", "0.3", "--embed-dropout", "0.1", "--weight-decay", "0.05", "--state-reset", "0.25"]
+  static let all = ["--dropout", "0.2", "--dropout-kind", "locked", "--weight-drop", "0.3", "--embed-dropout", "0.1", "--weight-decay", "0.05", "--state-reset", "0.25", "--ema", "0.9"]
 
   private func corpus(_ dir: Scratch) -> String {
     var text = ""
@@ -16,7 +16,7 @@ import Testing
 
   @Test func helpDocumentsEveryFlag() throws {
     let help = try CLI.run(["train", "--help"])
-    for flag in ["--weight-drop <P>", "--dropout-kind", "--embed-dropout <P>", "--weight-decay <W>", "--state-reset <P>", "locked"] {
+    for flag in ["--weight-drop <P>", "--dropout-kind", "--embed-dropout <P>", "--weight-decay <W>", "--state-reset <P>", "--ema <D>", "locked"] {
       #expect(help.stdout.contains(flag), "\(flag) is not in train --help")
     }
   }
@@ -34,6 +34,8 @@ import Testing
     #expect(refused.status != 0 && refused.stderr.contains("--weight-decay cannot change when resuming"), "\(refused.stderr)")
     let refusedReset = try CLI.run(["train", "--resume", split, "--steps", "30", "--state-reset", "0"])
     #expect(refusedReset.status != 0 && refusedReset.stderr.contains("--state-reset cannot change when resuming"), "\(refusedReset.stderr)")
+    let refusedAverage = try CLI.run(["train", "--resume", split, "--steps", "30", "--ema", "0.5"])
+    #expect(refusedAverage.status != 0 && refusedAverage.stderr.contains("--ema cannot change when resuming"), "\(refusedAverage.stderr)")
     let c = try CLI.run(["train", "--resume", split, "--steps", "30", "--threads", "1", "--sample-length", "0", "--quiet"])
     #expect(c.status == 0, "\(c.stderr)")
     func inspect(_ path: String) throws -> [String: Any] {
@@ -42,16 +44,22 @@ import Testing
     }
     let (x, y) = (try inspect(straight), try inspect(split))
     #expect(x["weights_hash"] as? String == y["weights_hash"] as? String, "resume is not bit for bit")
+    #expect(x["trained_weights_hash"] as? String == y["trained_weights_hash"] as? String, "resume is not bit for bit")
+    #expect(y["ema"] as? Double == 0.9 && y["trained_weights_hash"] as? String != y["weights_hash"] as? String)
     #expect(y["step"] as? Int == 30)
     #expect(y["dropout_kind"] as? String == "locked" && y["weight_drop"] as? Double == 0.3)
     #expect(y["embed_dropout"] as? Double == 0.1 && y["weight_decay"] as? Double == 0.05 && y["state_reset"] as? Double == 0.25)
     let human = try CLI.run(["inspect", split])
-    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05 · state reset 0.25"), "\(human.stdout)")
+    #expect(human.stdout.contains("locked dropout 0.2 · weight drop 0.3 · embedding dropout 0.1 · weight decay 0.05 · state reset 0.25 · weight average (EMA) 0.9"), "\(human.stdout)")
+    #expect(human.stdout.contains("trained      fnv1a64:"), "\(human.stdout)")
     // The log's start and resume lines carry the options.
     let log = try String(contentsOfFile: dir.path + "/r.log.jsonl", encoding: .utf8)
     let heads = log.split(separator: "\n").filter { $0.contains("\"type\":\"start\"") || $0.contains("\"type\":\"resume\"") }
     #expect(heads.count == 2)
-    for h in heads { #expect(h.contains("\"weightDrop\":0.3") && h.contains("\"dropoutKind\":\"locked\"") && h.contains("\"embedDropout\":0.1") && h.contains("\"weightDecay\":0.05") && h.contains("\"stateReset\":0.25"), "\(h)") }
+    for h in heads { #expect(h.contains("\"weightDrop\":0.3") && h.contains("\"dropoutKind\":\"locked\"") && h.contains("\"embedDropout\":0.1") && h.contains("\"weightDecay\":0.05") && h.contains("\"stateReset\":0.25") && h.contains("\"emaDecay\":0.9"), "\(h)") }
+    // Each validation line has the average's loss and the trained weights'.
+    let validations = log.split(separator: "\n").filter { $0.contains("\"type\":\"validation\"") }
+    #expect(validations.count >= 3 && validations.allSatisfy { $0.contains("\"trained_loss\":") }, "\(validations)")
   }
 
   @Test func valuesAreRefusedByFlag() throws {
@@ -69,6 +77,8 @@ import Testing
       (["--weight-decay", "inf"], "--weight-decay inf is invalid"),
       (["--state-reset", "1.5"], "--state-reset 1.5 is invalid: expected a probability in [0, 1]"),
       (["--state-reset=-0.1"], "--state-reset -0.1 is invalid"),
+      (["--ema", "1"], "--ema 1.0 is invalid: expected a number in [0, 1)"),
+      (["--ema=-0.5"], "--ema -0.5 is invalid"),
       (["--dropout-kind", "sideways"], "sideways"),
       (["--dropout-kind", "locked"], "--dropout-kind locked"),
     ]

@@ -121,7 +121,7 @@ import Testing
     defer { dir.cleanup() }
     let (one, _) = try trainer(steps: 12, ranks: nil, path: dir.file("one.safetensors"))
     var oneValidations: [Double] = []
-    try one.run { if case .validation(_, let l, _, _) = $0 { oneValidations.append(l) } }
+    try one.run { if case .validation(_, let l, _, _, _) = $0 { oneValidations.append(l) } }
 
     let path = dir.file("two.safetensors")
     let results = LocalGroup(size: 2).run { rank -> ([Float], [Double], Int) in
@@ -129,7 +129,7 @@ import Testing
       try t.distribute(over: rank)
       #expect(t.shard.count == [2, 3][rank.rank])
       var validations: [Double] = []
-      try t.run { if case .validation(_, let l, _, _) = $0 { validations.append(l) } }
+      try t.run { if case .validation(_, let l, _, _, _) = $0 { validations.append(l) } }
       return (t.model.parameters, validations, rank.calls)
     }
     let two = try results.map { try $0.get() }

@@ -105,7 +105,7 @@ import Testing
     config.evalEvery = 15
     func finalValidation(_ t: Trainer) throws -> Double {
       var last = Double.nan
-      try t.run { e in if case .validation(_, let l, _, _) = e { last = l } }
+      try t.run { e in if case .validation(_, let l, _, _, _) = e { last = l } }
       return last
     }
     let tuned = try finalValidation(Trainer(

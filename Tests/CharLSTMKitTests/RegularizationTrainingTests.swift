@@ -95,7 +95,7 @@ import Testing
     let path = dir.file("e.safetensors")
     let (trainer, ids) = try makeTrainer(steps: 10, path: path)
     var validations: [Double] = []
-    try trainer.run { if case .validation(_, let l, _, _) = $0 { validations.append(l) } }
+    try trainer.run { if case .validation(_, let l, _, _, _) = $0 { validations.append(l) } }
     let cut = ids.count - ids.count / 10
     let val = ids[cut...]
     let c = trainer.config
@@ -115,7 +115,7 @@ import Testing
       config.precision = c.precision
       let again = try Trainer(resuming: loaded, config: config, training: ids[..<cut], validation: val, checkpointPath: nil)
       var seen: [Double] = []
-      try again.run { if case .validation(_, let l, _, _) = $0 { seen.append(l) } }
+      try again.run { if case .validation(_, let l, _, _, _) = $0 { seen.append(l) } }
       #expect(seen == [plain], "\(seen) vs \(plain)")
     }
   }

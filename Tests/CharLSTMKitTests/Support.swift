@@ -75,4 +75,8 @@ func expectSameRun(_ whole: Trainer, _ resumed: Trainer, sourceLocation: SourceL
   #expect(firstBitDifference(whole.optimizer.second, resumed.optimizer.second) == nil, sourceLocation: sourceLocation)
   #expect(firstBitDifference(whole.hidden.h, resumed.hidden.h) == nil, sourceLocation: sourceLocation)
   #expect(whole.state.bestValidationLoss == resumed.state.bestValidationLoss, sourceLocation: sourceLocation)
+  #expect((whole.averagedParameters == nil) == (resumed.averagedParameters == nil), sourceLocation: sourceLocation)
+  if let a = whole.averagedParameters, let b = resumed.averagedParameters {
+    #expect(firstBitDifference(a, b) == nil, "the weight averages differ", sourceLocation: sourceLocation)
+  }
 }

@@ -25,7 +25,7 @@ import Testing
     var vals: [Double] = []
     try trainer.run { e in
       if case .step(let r) = e { losses.append(r.loss) }
-      if case .validation(_, let l, _, _) = e { vals.append(l) }
+      if case .validation(_, let l, _, _, _) = e { vals.append(l) }
     }
     let start = log(Double(tok.vocabulary.count))
     #expect(abs(losses[0] - start) < 0.5, "first loss \(losses[0]) should be near ln V = \(start)")

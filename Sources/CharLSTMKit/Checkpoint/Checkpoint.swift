@@ -5,7 +5,8 @@ import Foundation
 /// Stored as one `.safetensors` file: the weights under PyTorch's state-dict names and shapes
 /// (`embedding.weight`, `lstm.weight_ih_l0`, …, `head.bias`; float32, gates i, f, g, o), the
 /// optimizer moments under `optimizer.first.NAME` / `optimizer.second.NAME`, the carried state
-/// as `state.h` and `state.c` [L, B, H], and in `__metadata__` the format name and version and
+/// as `state.h` and `state.c` [L, B, H], for a run that averages its weights the trained
+/// weights under `training.NAME` (the plain names then hold the average), and in `__metadata__` the format name and version and
 /// JSON for the model, tokenizer, training configuration, training state, corpus and, for a
 /// fine-tuned run, its origin.
 public struct Checkpoint: Sendable {
@@ -16,6 +17,8 @@ public struct Checkpoint: Sendable {
   /// The oldest version this build reads.
   public static let oldestFormatVersion = 1
   static let formatName = "charlstm-checkpoint"
+  /// Prefix of the trained weights' tensors in a run that averages its weights.
+  static let trainingPrefix = "training."
 
   /// The version this checkpoint is written as: 2 when its vocabulary has the end-of-text
   /// symbol, else 1.
@@ -25,8 +28,13 @@ public struct Checkpoint: Sendable {
   public var model: ModelConfig
   /// The tokenizer the model was trained with: its vocabulary and text options.
   public var tokenizer: Tokenizer
-  /// All weights, flat in `model.slots` layout.
+  /// All weights of the model, flat in `model.slots` layout: what `generate`, `eval`, `serve`
+  /// and `--init-from` use. For a run that averages its weights (``TrainingConfig/emaDecay``),
+  /// the average; the weights it trains are ``trainingParameters``.
   public var parameters: [Float]
+  /// The weights the optimizer moves, when they are not ``parameters`` (a run that averages its
+  /// weights); nil otherwise. A resumed run continues from them.
+  public var trainingParameters: [Float]?
   /// Training configuration, state, optimizer and carried state: nil for weights only.
   public var training: TrainingConfig?
   /// Where the run is: step, epoch, data position, generators, best validation (nil: weights only).
@@ -45,8 +53,9 @@ public struct Checkpoint: Sendable {
   public init(
     model: ModelConfig, tokenizer: Tokenizer, parameters: [Float], training: TrainingConfig? = nil,
     state: TrainingState? = nil, optimizer: OptimizerState? = nil, hidden: LSTMState<Float>? = nil,
-    corpus: CorpusInfo? = nil, origin: CheckpointOrigin? = nil
+    corpus: CorpusInfo? = nil, origin: CheckpointOrigin? = nil, trainingParameters: [Float]? = nil
   ) {
+    precondition(trainingParameters == nil || trainingParameters?.count == parameters.count, "training weights [\(trainingParameters?.count ?? 0)] and weights [\(parameters.count)] differ")
     self.model = model
     self.tokenizer = tokenizer
     self.parameters = parameters
@@ -56,6 +65,7 @@ public struct Checkpoint: Sendable {
     self.hidden = hidden
     self.corpus = corpus
     self.origin = origin
+    self.trainingParameters = trainingParameters
   }
 
   /// A fingerprint of the weights: FNV-1a 64 over the little-endian bytes of every parameter in
@@ -81,6 +91,11 @@ public struct Checkpoint: Sendable {
     parameters.withUnsafeBufferPointer { p in
       for s in slots { w.add(s.name, floats: UnsafeBufferPointer(rebasing: p[s.range]), shape: s.shape) }
     }
+    if let trainingParameters {
+      trainingParameters.withUnsafeBufferPointer { v in
+        for s in slots { w.add(Self.trainingPrefix + s.name, floats: UnsafeBufferPointer(rebasing: v[s.range]), shape: s.shape) }
+      }
+    }
     if let optimizer {
       w.metadata["optimizer"] = try json(OptimizerRecord(kind: optimizer.kind, step: optimizer.step))
       for (prefix, values) in [("optimizer.first.", optimizer.first), ("optimizer.second.", optimizer.second)] where !values.isEmpty {
@@ -101,6 +116,7 @@ public struct Checkpoint: Sendable {
   /// the index of the value inside it; nil when everything is finite.
   public func firstNonFiniteTensor() -> (name: String, index: Int)? {
     if let bad = model.firstNonFiniteTensor(parameters) { return bad }
+    if let t = trainingParameters, let bad = model.firstNonFiniteTensor(t, prefix: Self.trainingPrefix) { return bad }
     if let o = optimizer {
       if let bad = model.firstNonFiniteTensor(o.first, prefix: "optimizer.first.") { return bad }
       if let bad = model.firstNonFiniteTensor(o.second, prefix: "optimizer.second.") { return bad }
@@ -183,11 +199,18 @@ public struct Checkpoint: Sendable {
       else { throw .invalid(path: path, detail: "state: positions or generator states out of range") }
       let opt: OptimizerRecord = try field(meta, "optimizer", path)
       guard opt.step >= 0 else { throw .invalid(path: path, detail: "optimizer step \(opt.step) is negative") }
+      let averaging = training.emaDecay.flatMap(WeightAverage.init) != nil
+      if averaging { try checkShapes(prefix: trainingPrefix) }
       if opt.kind != .rmsprop { try checkShapes(prefix: "optimizer.first.") }
       if opt.kind != .sgd { try checkShapes(prefix: "optimizer.second.") }
       let shape = [model.layers, training.batch, model.hiddenSize]
       for name in ["state.h", "state.c"] {
         do { _ = try file.checkedInfo(name, dtype: .f32, shape: shape) } catch { throw .file(error) }
+      }
+      if averaging {
+        var trained = [Float](repeating: 0, count: model.parameterCount)
+        try readSlots(prefix: trainingPrefix, into: &trained)
+        ckpt.trainingParameters = trained
       }
       var optimizer = OptimizerState(kind: opt.kind, count: parameters.count)
       optimizer.step = opt.step

@@ -17,7 +17,8 @@ import SafeTensors
 ///   fine-tuned run, the parent's path, step, weights hash, vocabulary size and the characters added);
 /// - `"step"`: `loss` (nats/char), `lr`, `grad_norm` (before clipping), `chars_per_s`, `ms`, `epoch`
 ///   (and `reduce_ms`, the time summing over processes, for a distributed run);
-/// - `"validation"`: `loss`, `bpc`, `best`, `improved`;
+/// - `"validation"`: `loss`, `bpc`, `best`, `improved` (and `trained_loss`, the trained weights'
+///   loss, for a run that averages its weights: `loss` is then the average's);
 /// - `"checkpoint"`: `path`, `best`;
 /// - `"end"`: `reason` (`completed`, `early-stopped`, `interrupted`).
 ///
@@ -323,10 +324,11 @@ public final class RunLogWriter {
       r.ms = (s.milliseconds * 1000).rounded() / 1000
       if s.reduceMilliseconds > 0 { r.reduceMs = (s.reduceMilliseconds * 1000).rounded() / 1000 }
       write(r)
-    case .validation(let s, let loss, let best, let improved):
+    case .validation(let s, let loss, let best, let improved, let trainedLoss):
       step = s
       var r = RunLogRecord(type: "validation")
       r.loss = loss
+      r.trainedLoss = trainedLoss
       r.bpc = loss / M_LN2
       r.best = .loss(best)
       r.improved = improved
@@ -424,6 +426,7 @@ struct RunLogRecord: Encodable {
   var reduceMs: Double?
   // validation, checkpoint
   var bpc: Double?
+  var trainedLoss: Double?
   var best: Best?
   var improved: Bool?
   var path: String?
@@ -466,6 +469,7 @@ struct RunLogRecord: Encodable {
     try number(ms, "ms")
     try number(reduceMs, "reduce_ms")
     try number(bpc, "bpc")
+    try number(trainedLoss, "trained_loss")
     switch best {
     case .loss(let x): try number(x, "best")
     case .isBest(let b): try c.encode(b, forKey: Key("best"))

@@ -9,8 +9,11 @@ import Synchronization
 public enum TrainingEvent: Sendable {
   /// One optimizer step.
   case step(StepRecord)
-  /// A validation pass over the whole held-out split.
-  case validation(step: Int, loss: Double, best: Double, improved: Bool)
+  /// A validation pass over the whole held-out split: `loss` is that of the weights the
+  /// checkpoints give users (the weight average when the run keeps one, which also picks the
+  /// best checkpoint); `trainedLoss` that of the weights the optimizer moves, when they differ
+  /// (nil: no average).
+  case validation(step: Int, loss: Double, best: Double, improved: Bool, trainedLoss: Double? = nil)
   /// A checkpoint was written (`best`: the best-validation copy).
   case checkpoint(path: String, step: Int, best: Bool)
   /// A short generated sample (`--sample-every`).
@@ -58,7 +61,8 @@ public enum StopReason: String, Sendable {
 public final class Trainer {
   /// How the run trains: batch, window, optimizer, schedule, validation, checkpoints.
   public let config: TrainingConfig
-  /// The model being trained (its weights change as the run goes).
+  /// The model being trained (its weights change as the run goes). With a weight average its
+  /// ``CharModel/parameters`` are the weights the optimizer moves; see ``averagedParameters``.
   public let model: CharModel<Float>
   /// The tokenizer of the training text; saved in every checkpoint.
   public let tokenizer: Tokenizer
@@ -101,6 +105,10 @@ public final class Trainer {
   private let weightDecay: WeightDecay?
   /// Random zeroing of streams' carried state at window starts (nil: off or P = 0).
   private let stateReset: StateReset?
+  /// The moving average of the weights (nil: off or D = 0).
+  private let weightAverage: WeightAverage?
+  /// The averaged weights [P] (nil when ``weightAverage`` is).
+  public private(set) var averagedParameters: [Float]?
   /// Window buffers, time-major [T·B].
   private var inputs: [Int32]
   private var targets: [Int32]
@@ -123,7 +131,7 @@ public final class Trainer {
     try self.init(
       model: model, config: config, tokenizer: tokenizer, training: training, validation: validation, corpus: corpus,
       checkpointPath: checkpointPath, optimizer: OptimizerState(kind: config.optimizer, count: modelConfig.parameterCount),
-      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: modelConfig, batch: config.batch))
+      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: modelConfig, batch: config.batch), average: nil)
   }
 
   /// A resumed run: weights, moments, carried state, position and generators from `checkpoint`;
@@ -149,10 +157,16 @@ public final class Trainer {
     guard config.batch == savedBatch, config.seqLength == savedSeq else {
       throw .layoutChanged(checkpointBatch: savedBatch, checkpointSeqLength: savedSeq, batch: config.batch, seqLength: config.seqLength)
     }
+    // The checkpoint's model tensors are the average when the run keeps one; the weights it
+    // trains are beside them.
+    let (thenAverage, nowAverage) = (checkpoint.training?.emaDecay.flatMap(WeightAverage.init), config.emaDecay.flatMap(WeightAverage.init))
+    guard thenAverage == nowAverage else { throw .averagingChanged(checkpoint: thenAverage?.decay, now: nowAverage?.decay) }
+    guard (nowAverage != nil) == (checkpoint.trainingParameters != nil) else { throw .notResumable(checkpoint: checkpointPath) }
+    let trained = CharModel<Float>(config: checkpoint.model, parameters: checkpoint.trainingParameters ?? checkpoint.parameters)
     try self.init(
-      model: checkpoint.makeModel(), config: config, tokenizer: checkpoint.tokenizer, training: training,
+      model: trained, config: config, tokenizer: checkpoint.tokenizer, training: training,
       validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
-      hidden: hidden)
+      hidden: hidden, average: nowAverage != nil ? checkpoint.parameters : nil)
     ownsCheckpoint = checkpointPath != nil
     origin = checkpoint.origin
   }
@@ -177,14 +191,14 @@ public final class Trainer {
     try self.init(
       model: model, config: config, tokenizer: tokenizer, training: training, validation: validation, corpus: corpus,
       checkpointPath: checkpointPath, optimizer: OptimizerState(kind: config.optimizer, count: m.parameterCount),
-      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: m, batch: config.batch))
+      state: TrainingState(seed: config.seed), hidden: LSTMState.zeros(for: m, batch: config.batch), average: nil)
     self.origin = origin
   }
 
   private init(
     model: CharModel<Float>, config: TrainingConfig, tokenizer: Tokenizer, training: TokenSlice,
     validation: TokenSlice, corpus: CorpusInfo?, checkpointPath: String?, optimizer: OptimizerState,
-    state: TrainingState, hidden: LSTMState<Float>
+    state: TrainingState, hidden: LSTMState<Float>, average: [Float]?
   ) throws(TrainingError) {
     try config.validate()
     let needed = config.batch * config.seqLength + 1
@@ -209,6 +223,9 @@ public final class Trainer {
     regularization = config.regularization
     weightDecay = config.weightDecay.flatMap { $0 > 0 ? WeightDecay(rate: $0, model: model.config) : nil }
     stateReset = config.stateReset.flatMap { StateReset(probability: $0, seed: config.seed) }
+    weightAverage = config.emaDecay.flatMap(WeightAverage.init)
+    // A new run's average starts from its initial weights.
+    averagedParameters = weightAverage != nil ? (average ?? model.parameters) : nil
   }
 
   /// Spreads the run over `collective`'s processes (data parallelism): this process trains
@@ -303,6 +320,7 @@ public final class Trainer {
         throw TrainingError.nonFiniteUpdate(step: state.step + 1, tensor: bad, checkpoint: lastGoodCheckpoint())
       }
       state.step += 1
+      if let weightAverage { updateAverage(weightAverage) }
       let seconds = ProcessMetrics.monotonicSeconds() - t0
       state.elapsedSeconds += seconds
       onEvent(.step(StepRecord(
@@ -356,18 +374,40 @@ public final class Trainer {
     state.window += 1
   }
 
-  /// Validates on the whole held-out split; tracks the best loss and its checkpoint.
-  /// - Returns: true when patience has run out.
-  private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
-    guard validation.count >= 2 else { return false }
-    // Each process scores its share of the validation streams; the sums are added.
+  /// a ← a + (1 − dₙ)·(p − a) after optimizer step n = ``TrainingState/step``.
+  private func updateAverage(_ weightAverage: WeightAverage) {
+    averagedParameters!.withUnsafeMutableBufferPointer { a in
+      model.parameters.withUnsafeBufferPointer { p in weightAverage.update(a, toward: p, atUpdate: state.step) }
+    }
+  }
+
+  /// Runs `body` with ``model`` holding the weights the checkpoints give users: the average
+  /// when the run keeps one (swapped in and back, nothing copied), else the trained weights.
+  private func withPublishedWeights<R>(_ body: () throws -> R) rethrows -> R {
+    guard averagedParameters != nil else { return try body() }
+    swap(&model.parameters, &averagedParameters!)
+    defer { swap(&model.parameters, &averagedParameters!) }
+    return try body()
+  }
+
+  /// Mean validation loss of ``model``'s current weights over the whole held-out split: each
+  /// process scores its share of the validation streams and the sums are added.
+  private func validationLoss() throws -> Double {
     let (part, count) = Kernels.withPrecision(precision) {
       Evaluation.lossSum(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength, part: collective.rank, of: collective.size)
     }
     var sums = [part]
     try collective.sum(&sums)
-    let loss = sums[0] / Double(count)
+    return sums[0] / Double(count)
+  }
+
+  /// Validates on the whole held-out split; tracks the best loss and its checkpoint.
+  /// - Returns: true when patience has run out.
+  private func validate(_ onEvent: (TrainingEvent) -> Void) throws -> Bool {
+    guard validation.count >= 2 else { return false }
+    let loss = try withPublishedWeights(validationLoss)
     guard loss.isFinite else { throw TrainingError.nonFiniteValidation(step: state.step, loss: loss, checkpoint: lastGoodCheckpoint()) }
+    let trainedLoss = averagedParameters != nil ? try validationLoss() : nil
     state.lastValidationLoss = loss
     let improved = loss < (state.bestValidationLoss ?? .infinity)
     if improved {
@@ -377,7 +417,7 @@ public final class Trainer {
     } else {
       state.evalsWithoutImprovement += 1
     }
-    onEvent(.validation(step: state.step, loss: loss, best: state.bestValidationLoss ?? loss, improved: improved))
+    onEvent(.validation(step: state.step, loss: loss, best: state.bestValidationLoss ?? loss, improved: improved, trainedLoss: trainedLoss))
     if improved {
       let whole = try LSTMState.gathered(hidden, shard: shard, over: collective)
       guard let best = bestCheckpointPath else { return patienceRanOut() }
@@ -399,7 +439,12 @@ public final class Trainer {
   /// separator of its mode (a line break, or a blank line). Its first text, drawn from a zero
   /// state, is left out (training sees the symbol with the state the text before left, almost
   /// never from zero), unless it is all the sample holds.
+  /// With a weight average, the sample is drawn from the average.
   public func sample(length: Int, temperature: Double = 0.8) -> String {
+    withPublishedWeights { sample(from: model, length: length, temperature: temperature) }
+  }
+
+  private func sample(from model: CharModel<Float>, length: Int, temperature: Double) -> String {
     let sampler = Sampler(model: model, tokenizer: tokenizer)
     let documents = corpus?.documents ?? .stream
     let end = documents == .stream ? nil : tokenizer.endOfTextID
@@ -431,8 +476,9 @@ public final class Trainer {
     s.dataGenerator = GeneratorState(dataGenerator)
     s.dropoutGenerator = GeneratorState(dropoutGenerator)
     return Checkpoint(
-      model: model.config, tokenizer: tokenizer, parameters: model.parameters, training: config, state: s,
-      optimizer: optimizer, hidden: hidden, corpus: corpus, origin: origin)
+      model: model.config, tokenizer: tokenizer, parameters: averagedParameters ?? model.parameters, training: config, state: s,
+      optimizer: optimizer, hidden: hidden, corpus: corpus, origin: origin,
+      trainingParameters: averagedParameters != nil ? model.parameters : nil)
   }
 
   private func save(_ onEvent: (TrainingEvent) -> Void) throws {

@@ -93,6 +93,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// ``StateReset``), so a resumed or distributed run makes the same ones.
   public var stateReset: Double? = nil
 
+  /// Decay D of an exponential moving average of the weights (nil: off; see ``WeightAverage``).
+  /// Training is unchanged; validation, the best-checkpoint choice and the checkpoints' model
+  /// tensors use the average, and the checkpoints also hold the trained weights so a resumed
+  /// run continues bit for bit. Recorded in the checkpoint; a resumed run keeps it.
+  public var emaDecay: Double? = nil
+
   /// The model-side regularizers of a training window (every one off when unset).
   public var regularization: Regularization {
     Regularization(dropoutKind: dropoutKind ?? .standard, weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0)
@@ -130,6 +136,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     if let p = weightDrop, !Regularization.isProbability(p) { throw bad(.weightDrop, p, "a probability in [0, 1), e.g. 0.2 (0 turns it off)") }
     if let p = embedDropout, !Regularization.isProbability(p) { throw bad(.embedDropout, p, "a probability in [0, 1), e.g. 0.1 (0 turns it off)") }
     if let p = stateReset, !(p >= 0 && p <= 1) { throw bad(.stateReset, p, "a probability in [0, 1], e.g. 0.1 (0 turns it off)") }
+    if let d = emaDecay, !(d >= 0 && d < 1) { throw bad(.emaDecay, d, "a number in [0, 1), e.g. 0.999 (0 turns it off)") }
     if let w = weightDecay, !(w >= 0 && w.isFinite) { throw bad(.weightDecay, w, "a finite number ≥ 0, e.g. 0.01 (0 turns it off)") }
   }
 

@@ -30,6 +30,8 @@ public enum TrainingSetting: String, CaseIterable, Sendable {
   case weightDecay = "weight decay"
   /// ``TrainingConfig/stateReset``: a probability in [0, 1].
   case stateReset = "state reset probability"
+  /// ``TrainingConfig/emaDecay``: a number in [0, 1).
+  case emaDecay = "weight average decay"
   case dropout
   case embedSize = "embedding size"
   case hiddenSize = "hidden size"
@@ -84,6 +86,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   case corpusChanged(path: String, checkpoint: String)
   /// A run trained over `checkpoint` processes would continue over `now` (see ``TrainingConfig/ranks``).
   case ranksChanged(checkpoint: Int, now: Int)
+  /// A resumed run would average its weights (``TrainingConfig/emaDecay``) differently from its
+  /// checkpoint: `checkpoint` and `now` are the decays, nil for none.
+  case averagingChanged(checkpoint: Double?, now: Double?)
   /// The processes of a distributed run no longer hold the same weights (nothing was saved).
   case processesDrifted(step: Int)
 
@@ -122,6 +127,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
       return "the run was trained over \(Self.processes(then)) and would continue over \(Self.processes(now)); continue it over \(Self.processes(then)) (a different number sums the gradients in a different order, so it would not continue bit for bit)"
     case .processesDrifted(let step):
       return "at step \(step) the processes of the run no longer hold the same weights (the transport corrupted a sum, or they run different builds); nothing was saved: resume the last checkpoint with the same build on every machine"
+    case .averagingChanged(let then, let now):
+      func name(_ d: Double?) -> String { d.map { "a weight average of decay \($0)" } ?? "no weight average" }
+      return "the run was trained with \(name(then)) and would continue with \(name(now)) (the average is part of the run, so it continues bit for bit); resume with \(name(then)), or start a new run"
     case .corpusChanged(let path, let ckpt):
       return "\(path) is not the corpus \(ckpt) was trained on (its characters differ); pass the original corpus, or start a new run"
     }
