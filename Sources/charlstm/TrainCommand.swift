@@ -29,7 +29,9 @@ struct TrainCommand: ParsableCommand {
 
       AWD-LSTM's regularizers, each off by default and applied in training only (eval, \
       generate and validation never use them): --weight-drop, --dropout-kind locked, \
-      --embed-dropout and --weight-decay (see README, Regularization). A resumed run keeps them.
+      --embed-dropout and --weight-decay (see README, Regularization), and --state-reset. \
+      --ema D keeps a moving average of the weights: validation and the checkpoints' model are \
+      the average. A resumed run keeps them.
 
       Examples:
         charlstm train ../shared/corpora/tinyshakespeare.txt --steps 3000

@@ -76,6 +76,7 @@ import Testing
     let val = ids[(ids.count - ids.count / 10)...]
     let ckpt = try Checkpoint.load(from: path)
     #expect(ckpt.training?.emaDecay == 0.95)
+    #expect(try SafeTensorsFile.load(contentsOf: path).metadata["format_version"] == "3")
     #expect(ckpt.parameters == trainer.averagedParameters && ckpt.trainingParameters == trainer.model.parameters)
     let (ofAverage, _) = Evaluation.meanLoss(model: ckpt.makeModel(), tokens: val, batch: c.batch, seqLength: c.seqLength)
     let (ofTrained, _) = Evaluation.meanLoss(model: trainer.model, tokens: val, batch: c.batch, seqLength: c.seqLength)
@@ -133,12 +134,20 @@ import Testing
     let file = try SafeTensorsFile.load(contentsOf: path)
     let claims = try rewritingMetadata(of: file, in: dir) { meta in
       meta["training"] = meta["training"]!.replacingOccurrences(of: "\"batch\":", with: "\"emaDecay\":0.9,\"batch\":")
+      meta["format_version"] = "3"
     }
-    #expect(throws: CheckpointError.self) { try Checkpoint.load(from: claims) }
-    do {
-      _ = try Checkpoint.load(from: claims)
-    } catch {
-      #expect("\(error)".contains("training.embedding.weight"), "\(error)")
+    // An averaging run's file without its trained weights, and one with them whose version
+    // predates averages (an older build would resume it from the average).
+    let (averaged, _) = try makeTrainer(steps: 3, ema: 0.9, path: dir.file("a.safetensors"))
+    try averaged.run()
+    let old = try rewritingMetadata(of: try SafeTensorsFile.load(contentsOf: dir.file("a.safetensors")), in: dir) { $0["format_version"] = "2" }
+    for (bad, needle) in [(claims, "training.embedding.weight"), (old, "format version 2 cannot hold a weight average")] {
+      #expect(throws: CheckpointError.self) { try Checkpoint.load(from: bad) }
+      do {
+        _ = try Checkpoint.load(from: bad)
+      } catch {
+        #expect("\(error)".contains(needle), "\(error)")
+      }
     }
     for d in [1.0, -0.1, .nan, .infinity] {
       var t = TrainingConfig()

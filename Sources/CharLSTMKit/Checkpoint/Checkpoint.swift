@@ -11,18 +11,20 @@ import Foundation
 /// fine-tuned run, its origin.
 public struct Checkpoint: Sendable {
   /// The newest file format version this build writes and reads. Version 2 adds the end-of-text
-  /// symbol to the vocabulary (a model trained on documents); a checkpoint without one is written
-  /// as version 1, so builds before documents mode read it.
-  public static let formatVersion = 2
+  /// symbol to the vocabulary (a model trained on documents); version 3 the trained weights of a
+  /// run that averages them (``trainingParameters``), so an older build refuses such a file
+  /// rather than resume it from the average. Every checkpoint is written as the oldest version
+  /// that holds it, so builds before these features read the rest.
+  public static let formatVersion = 3
   /// The oldest version this build reads.
   public static let oldestFormatVersion = 1
   static let formatName = "charlstm-checkpoint"
   /// Prefix of the trained weights' tensors in a run that averages its weights.
   static let trainingPrefix = "training."
 
-  /// The version this checkpoint is written as: 2 when its vocabulary has the end-of-text
-  /// symbol, else 1.
-  public var writtenFormatVersion: Int { tokenizer.endOfTextID == nil ? 1 : 2 }
+  /// The version this checkpoint is written as: 3 when it holds trained weights beside averaged
+  /// ones, else 2 when its vocabulary has the end-of-text symbol, else 1.
+  public var writtenFormatVersion: Int { trainingParameters != nil ? 3 : tokenizer.endOfTextID == nil ? 1 : 2 }
 
   /// The network's shape: vocabulary, embedding and hidden widths, layers, dropout.
   public var model: ModelConfig
@@ -200,6 +202,9 @@ public struct Checkpoint: Sendable {
       let opt: OptimizerRecord = try field(meta, "optimizer", path)
       guard opt.step >= 0 else { throw .invalid(path: path, detail: "optimizer step \(opt.step) is negative") }
       let averaging = training.emaDecay.flatMap(WeightAverage.init) != nil
+      guard version >= 3 || !averaging else {
+        throw .invalid(path: path, detail: "format version \(version) cannot hold a weight average")
+      }
       if averaging { try checkShapes(prefix: trainingPrefix) }
       if opt.kind != .rmsprop { try checkShapes(prefix: "optimizer.first.") }
       if opt.kind != .sgd { try checkShapes(prefix: "optimizer.second.") }
