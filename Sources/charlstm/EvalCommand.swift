@@ -12,7 +12,9 @@ struct EvalCommand: ParsableCommand {
       With --windows N, nanoGPT's measure is printed beside it: the mean loss over --samples \
       random windows of N characters, each scored from a zero state (karpathy/nanoGPT, \
       estimate_loss), so a figure can be compared with a transformer's. --tail F scores only the \
-      last fraction F of the text: the validation split of 'train --val-fraction F'.
+      last fraction F of the text: the validation split of 'train --val-fraction F'. A run \
+      trained with --ema is scored on its averaged weights; --trained-weights scores the \
+      weights it trained instead.
 
       Examples:
         charlstm eval checkpoints/tinyshakespeare.best.safetensors corpora/tinyshakespeare.txt --json
@@ -49,6 +51,9 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Seed of the window positions for --windows.")
   var seed: UInt64 = 1337
 
+  @Flag(help: "For a checkpoint of a run with --ema: score the weights the run trained, not their moving average (the model's weights, scored by default).")
+  var trainedWeights = false
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -77,7 +82,15 @@ struct EvalCommand: ParsableCommand {
     if let windows {
       try Evaluation.check(model: ckpt.model, tokens: windows * min(samples, 100) + 1, batch: min(samples, 100), seqLength: windows)
     }
-    let model = ckpt.makeModel()
+    let model: CharModel<Float>
+    if trainedWeights {
+      guard let trained = ckpt.trainingParameters else {
+        throw ValidationError("\(checkpoint) holds no trained weights beside the model's (its run had no --ema); drop --trained-weights")
+      }
+      model = CharModel<Float>(config: ckpt.model, parameters: trained)
+    } else {
+      model = ckpt.makeModel()
+    }
     let precision = numerics.matrixProducts
     let (loss, n) = Kernels.withPrecision(precision) {
       Evaluation.meanLoss(model: model, tokens: tokens, batch: streams, seqLength: seq)

@@ -62,6 +62,31 @@ import Testing
     #expect(validations.count >= 3 && validations.allSatisfy { $0.contains("\"trained_loss\":") }, "\(validations)")
   }
 
+  /// `eval` scores an --ema checkpoint's average by default and its trained weights with
+  /// --trained-weights: on the validation split, with the run's streams and window, exactly the
+  /// two losses of the run's last validation line. A checkpoint without an average refuses the flag.
+  @Test func evalScoresTheAverageOrTheTrainedWeights() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    let out = dir.path + "/e.safetensors", plain = dir.path + "/p.safetensors"
+    let run = try CLI.run(["train", text, "--out", out, "--steps", "20", "--eval-every", "10", "--ema", "0.9", "--val-fraction", "0.2"] + Self.tiny)
+    #expect(run.status == 0, "\(run.stderr)")
+    let log = try String(contentsOfFile: dir.path + "/e.log.jsonl", encoding: .utf8)
+    let last = try #require(log.split(separator: "\n").last { $0.contains("\"type\":\"validation\"") })
+    let record = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+    func eval(_ extra: [String]) throws -> Double? {
+      let r = try CLI.run(["eval", out, text, "--tail", "0.2", "--streams", "4", "--seq", "16", "--threads", "1", "--json"] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+      return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["loss"] as? Double
+    }
+    let (average, trained) = (try eval([]), try eval(["--trained-weights"]))
+    #expect(average == record["loss"] as? Double && trained == record["trained_loss"] as? Double && average != trained, "\(String(describing: average)) \(String(describing: trained)) \(record)")
+    let p = try CLI.run(["train", text, "--out", plain, "--steps", "2"] + Self.tiny)
+    #expect(p.status == 0, "\(p.stderr)")
+    try CLI.expectRefused(["eval", plain, text, "--trained-weights"], naming: "holds no trained weights beside the model's (its run had no --ema); drop --trained-weights")
+  }
+
   @Test func valuesAreRefusedByFlag() throws {
     let dir = Scratch()
     defer { dir.cleanup() }

@@ -65,6 +65,17 @@ func rewritingMetadata(of original: SafeTensorsFile, in dir: TempDir, _ edit: (i
   return out
 }
 
+/// The run saved at `path`, loaded and resumed with its own configuration to `steps` in total
+/// (the corpus split 90/10 as the tests' trainers split `ids`), and the checkpoint it resumed.
+func resumedTrainer(from path: String, steps: Int, ids: TokenIDs) throws -> (Trainer, Checkpoint) {
+  let ckpt = try Checkpoint.load(from: path)
+  var config = try #require(ckpt.training)
+  config.steps = steps
+  let cut = ids.count - ids.count / 10
+  let resumed = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+  return (resumed, ckpt)
+}
+
 /// Records where `resumed` differs from `whole` in weights, Adam moments, carried state or best
 /// validation loss: a resumed run must equal the uninterrupted one bit for bit.
 func expectSameRun(_ whole: Trainer, _ resumed: Trainer, sourceLocation: SourceLocation = #_sourceLocation) {

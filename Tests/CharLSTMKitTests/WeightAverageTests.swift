@@ -105,17 +105,14 @@ import Testing
     let path = dir.file("r.safetensors")
     let (first, _) = try makeTrainer(steps: 12, ema: 0.9, path: path)
     try first.run()
-    let ckpt = try Checkpoint.load(from: path)
-    var config = try #require(ckpt.training)
-    config.steps = 35
-    let cut = ids.count - ids.count / 10
-    let resumed = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: path)
+    let (resumed, ckpt) = try resumedTrainer(from: path, steps: 35, ids: ids)
     try resumed.run()
     expectSameRun(whole, resumed)
     #expect(whole.averagedParameters != nil)
     // Turning the average on or off, or changing D, on resume is refused.
+    let cut = ids.count - ids.count / 10
     for d in [nil, 0.5] as [Double?] {
-      var other = config
+      var other = try #require(ckpt.training)
       other.emaDecay = d
       #expect(throws: TrainingError.averagingChanged(checkpoint: 0.9, now: d)) {
         try Trainer(resuming: ckpt, config: other, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
