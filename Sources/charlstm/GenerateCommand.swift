@@ -132,19 +132,21 @@ struct GenerateCommand: ParsableCommand {
       o.count = min(texts, 512)
       try Sampler.checkMemory(model: ckpt.model, options: o, storing: keeps)
     }
+    // Signals first, then --output's temporary file: a Ctrl-C sent once the file exists finds
+    // the handler in place (the other order left a moment in which it was ignored and the
+    // generation ran on: seen as a hang of interruptedOutputWritesNothing on a loaded machine).
+    GenerationSignals.install()
     let sink = try TextSink(output: output, overwrite: overwrite)
     if beamWidth != nil {
       // A search checks for the signal only between prompts; a long one ends at once instead,
       // leaving --output's path as it was.
       nonisolated(unsafe) let unsafeSink = sink
       let target = output
-      GenerationSignals.install {
+      GenerationSignals.onSignal {
         unsafeSink.abandon()
         Output.note("charlstm: interrupted\(target.map { "; \($0) was not written" } ?? "")")
         Foundation.exit(130)
       }
-    } else {
-      GenerationSignals.install()
     }
     do {
       if let width = beamWidth {

@@ -53,19 +53,30 @@ enum GenerationSignals {
     func clear() { value.store(false, ordering: .relaxed) }
   }
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+  /// What a signal does after setting ``flag`` (on a background queue); nil: nothing more.
+  private static let action = Mutex<(@Sendable () -> Void)?>(nil)
 
-  /// Routes SIGINT and SIGTERM to ``flag`` (`onSignal` runs on a background queue as well).
-  static func install(onSignal: @escaping @Sendable () -> Void = {}) {
+  /// Routes SIGINT and SIGTERM to ``flag``, then to `onSignal` (see ``onSignal(_:)``). Call it
+  /// before anything a signal must undo exists (e.g. `--output`'s temporary file): a signal
+  /// that arrives before the routing is in place takes its default action and ends the
+  /// process, one that arrives after is seen by the generation.
+  static func install(onSignal: (@Sendable () -> Void)? = nil) {
+    action.withLock { $0 = onSignal }
     for sig in [SIGINT, SIGTERM] {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler {
         flag.set()
-        onSignal()
+        action.withLock { $0 }?()
       }
       source.resume()
       sources.append(source)
     }
+  }
+
+  /// Sets what a signal does after setting ``flag`` from now on.
+  static func onSignal(_ f: @escaping @Sendable () -> Void) {
+    action.withLock { $0 = f }
   }
 }
 

@@ -124,7 +124,9 @@ import Testing
     #expect(lines.count >= 5 && lines.allSatisfy { $0.count <= 8 }, "sample: \(r.stdout)")
     #expect(lines.filter { names.contains(String($0)) }.count * 2 >= lines.count, "sample: \(r.stdout)")
     let i = try json(try CLI.run(["inspect", out, "--json"]).stdout)
-    #expect(i["documents"] as? String == "lines" && i["end_of_text_id"] as? Int == 0 && i["format_version"] as? Int == 2)
+    // Format 3: the run keeps a weight average (`--ema`, on by default), which version 3 adds
+    // to version 2's end-of-text symbol.
+    #expect(i["documents"] as? String == "lines" && i["end_of_text_id"] as? Int == 0 && i["format_version"] as? Int == 3 && i["ema"] as? Double == 0.999)
     let e = try CLI.run(["eval", out, corpus, "--json"])
     #expect(e.status == 0, "\(e.stderr)")
     #expect((try json(e.stdout)["loss"] as? Double ?? 9) < 1.0, "\(e.stdout)")

@@ -119,8 +119,9 @@ import Testing
     process.arguments = ["generate", Self.fixture.ckpt, "--length", "100000000000", "--output", dir.path + "/t.txt", "--threads", "1"]
     process.standardError = Pipe()
     try process.run()
-    // Wait until the temporary file exists, so the generation is under way.
-    for _ in 0..<200 where (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty { usleep(25_000) }
+    // Wait until the temporary file exists, so the generation is under way (up to 30 s: on a
+    // loaded machine loading the model can take seconds).
+    for _ in 0..<1200 where (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty { usleep(25_000) }
     kill(process.processIdentifier, SIGINT)
     process.waitUntilExit()
     #expect(process.terminationStatus == 130)

@@ -82,9 +82,12 @@ import Testing
     }
     let (average, trained) = (try eval([]), try eval(["--trained-weights"]))
     #expect(average == record["loss"] as? Double && trained == record["trained_loss"] as? Double && average != trained, "\(String(describing: average)) \(String(describing: trained)) \(record)")
-    let p = try CLI.run(["train", text, "--out", plain, "--steps", "2"] + Self.tiny)
+    let p = try CLI.run(["train", text, "--out", plain, "--steps", "2", "--ema", "0"] + Self.tiny)
     #expect(p.status == 0, "\(p.stderr)")
     try CLI.expectRefused(["eval", plain, text, "--trained-weights"], naming: "holds no trained weights beside the model's (its run had no --ema); drop --trained-weights")
+    // --ema 0 turns the default average off: a version-1 file with one set of weights.
+    let i = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["inspect", plain, "--json"]).stdout.utf8)) as? [String: Any])
+    #expect(i["ema"] as? Double == 0 && i["format_version"] as? Int == 1 && i["trained_weights_hash"] == nil, "\(i)")
   }
 
   @Test func valuesAreRefusedByFlag() throws {
