@@ -103,18 +103,12 @@ import Testing
   }
 
   private func trainer(steps: Int, ranks: Int?, path: String? = nil, ema: Double? = nil) throws -> (Trainer, TokenIDs) {
-    let (tok, ids) = try smallCorpus()
-    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: 0.25)
-    t.batch = 5  // shards of 2 and 3 streams
-    t.evalEvery = 4
-    t.ranks = ranks
-    t.emaDecay = ema
-    t.learningRate = 1e-2
-    let cut = ids.count - ids.count / 10
-    let trainer = try Trainer(
-      model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...],
-      corpus: CorpusInfo(path: "small", include: nil, bytes: ids.count, tokens: ids), checkpointPath: path)
-    return (trainer, ids)
+    try smallTrainer(steps: steps, dropout: 0.25, path: path) { t in
+      t.batch = 5  // shards of 2 and 3 streams
+      t.evalEvery = 4
+      t.ranks = ranks
+      t.emaDecay = ema
+    }
   }
 
   @Test func twoRanksLearnLikeOneProcess() throws {

@@ -20,15 +20,7 @@ import Testing
   private func makeTrainer(
     steps: Int, path: String? = nil, dropout: Double = 0.3, options: (inout TrainingConfig) -> Void = allOn
   ) throws -> (Trainer, TokenIDs) {
-    let (tok, ids) = try smallCorpus()
-    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
-    t.learningRate = 1e-2
-    options(&t)
-    let cut = ids.count - ids.count / 10
-    let trainer = try Trainer(
-      model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...],
-      corpus: CorpusInfo(path: "small", include: nil, bytes: ids.count, tokens: ids), checkpointPath: path)
-    return (trainer, ids)
+    try smallTrainer(steps: steps, dropout: dropout, path: path, configure: options)
   }
 
   /// N = 40 steps in one go equal k = 17 steps, save, load, resume to 40, bit for bit: the

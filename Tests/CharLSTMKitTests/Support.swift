@@ -65,6 +65,22 @@ func rewritingMetadata(of original: SafeTensorsFile, in dir: TempDir, _ edit: (i
   return out
 }
 
+/// A new run of `tinyConfigs` (learning rate 1e-2) on `smallCorpus()` with its last tenth held
+/// out, its configuration adjusted by `configure`; the corpus ids beside it.
+func smallTrainer(
+  steps: Int, dropout: Double, path: String? = nil, configure: (inout TrainingConfig) -> Void = { _ in }
+) throws -> (Trainer, TokenIDs) {
+  let (tok, ids) = try smallCorpus()
+  var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: dropout)
+  t.learningRate = 1e-2
+  configure(&t)
+  let cut = ids.count - ids.count / 10
+  let trainer = try Trainer(
+    model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...],
+    corpus: CorpusInfo(path: "small", include: nil, bytes: ids.count, tokens: ids), checkpointPath: path)
+  return (trainer, ids)
+}
+
 /// The run saved at `path`, loaded and resumed with its own configuration to `steps` in total
 /// (the corpus split 90/10 as the tests' trainers split `ids`), and the checkpoint it resumed.
 func resumedTrainer(from path: String, steps: Int, ids: TokenIDs) throws -> (Trainer, Checkpoint) {

@@ -9,15 +9,7 @@ import Testing
   init() { Kernels.setThreads(1) }
 
   private func makeTrainer(steps: Int, ema: Double?, path: String? = nil) throws -> (Trainer, TokenIDs) {
-    let (tok, ids) = try smallCorpus()
-    var (m, t) = tinyConfigs(vocab: tok.vocabulary.count, steps: steps, dropout: 0.2)
-    t.learningRate = 1e-2
-    t.emaDecay = ema
-    let cut = ids.count - ids.count / 10
-    let trainer = try Trainer(
-      model: m, config: t, tokenizer: tok, training: ids[..<cut], validation: ids[cut...],
-      corpus: CorpusInfo(path: "small", include: nil, bytes: ids.count, tokens: ids), checkpointPath: path)
-    return (trainer, ids)
+    try smallTrainer(steps: steps, dropout: 0.2, path: path) { $0.emaDecay = ema }
   }
 
   /// dₙ = min(D, (1 + n)/(10 + n)); D = 0 is off.
