@@ -7,9 +7,28 @@ public enum Kernels {
     case portable = 0
     case avx2 = 1
     case avx512 = 2
+    /// The AVX-512 fp32 kernels, and products in bf16 precision on the bf16 dot-product unit
+    /// (VDPBF16PS: pairs of bf16, fp32 accumulation) instead of emulated on the fp32 kernels.
+    case avx512bf16 = 3
 
     /// True when this process can run the path.
     public var isSupported: Bool { clk_isa_supported(rawValue) != 0 }
+
+    /// The path's name, as ``Kernels/isaName`` prints it.
+    public var name: String {
+      switch self {
+      case .portable: return "portable"
+      case .avx2: return "avx2"
+      case .avx512: return "avx512"
+      case .avx512bf16: return "avx512bf16"
+      }
+    }
+
+    /// The path named `name` (nil for an unknown name).
+    public init?(name: String) {
+      guard let isa = Self.allCases.first(where: { $0.name == name }) else { return nil }
+      self = isa
+    }
   }
 
   /// The numerics of matrix products.
@@ -24,6 +43,12 @@ public enum Kernels {
   /// The precision of matrix products made from this thread.
   public static var precision: Precision { clk_current_precision() == 1 ? .bf16 : .fp32 }
 
+  /// Runs `body` with every kernel call from this thread on `isa` and every matrix product in
+  /// `precision`: ``withISA(_:_:)`` and ``withPrecision(_:_:)`` together.
+  public static func with<R, E: Error>(_ isa: ISA, _ precision: Precision, _ body: () throws(E) -> R) throws(E) -> R {
+    try withISA(isa) { () throws(E) -> R in try withPrecision(precision, body) }
+  }
+
   /// Runs `body` with every matrix product it makes from this thread in `precision` (the pool
   /// workers follow); other threads are not affected. Nested scopes restore the outer one.
   public static func withPrecision<R, E: Error>(_ precision: Precision, _ body: () throws(E) -> R) throws(E) -> R {
@@ -32,10 +57,20 @@ public enum Kernels {
     return try body()
   }
 
-  /// The precision `auto` chooses: bf16 where this build has a bf16 matrix-unit kernel for the
-  /// CPU that is faster than fp32 and proven to train as well, else fp32. No such kernel is built
-  /// yet (AMX and AVX512-BF16 kernels are not written), so this is fp32.
-  public static var fastestProvenPrecision: Precision { .fp32 }
+  /// The precision `auto` chooses for calls from this thread: bf16 where its path runs bf16
+  /// products on a bf16 unit (``bf16DotAvailable``: faster than fp32, and the README's runs show
+  /// it trains as well), else fp32 (bf16 emulated on fp32 kernels is slower, not faster).
+  public static var fastestProvenPrecision: Precision { bf16DotAvailable ? .bf16 : .fp32 }
+
+  /// True when products in bf16 precision made from this thread run on a bf16 dot-product
+  /// unit (the ``ISA/avx512bf16`` path), not emulated on the fp32 kernels.
+  public static var bf16DotAvailable: Bool { clk_bf16_dot_available() != 0 }
+
+  /// Throughput of the bf16 dot-product instruction measured on this thread (GFLOP per
+  /// CPU-second; 0 where the path has none).
+  public static func measuredBF16DotPeak(seconds: Double = 0.05) -> Double {
+    clk_bf16_dot_peak_gflops(seconds)
+  }
 
   /// `x` rounded to the nearest bfloat16 (ties to even), as a Float.
   public static func roundedToBF16(_ x: Float) -> Float { clk_round_bf16(x) }
@@ -48,7 +83,7 @@ public enum Kernels {
     clk_set_threads(Int32(clamping: n))
   }
 
-  /// The path used by calls from this thread: "avx512", "avx2" or "portable".
+  /// The path used by calls from this thread: "avx512bf16", "avx512", "avx2" or "portable".
   public static var isaName: String { String(cString: clk_isa_name()) }
 
   /// The path used by calls from this thread.

@@ -20,7 +20,12 @@ static int detect_best(void) {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CLK_ISA_PORTABLE;
   int avx2 = (b >> 5) & 1;
   int f = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
-  if (f && dq && bw && vl && (lo & 0xE0) == 0xE0) return CLK_ISA_AVX512;
+  if (f && dq && bw && vl && (lo & 0xE0) == 0xE0) {
+    /* AVX512_BF16 (VDPBF16PS): CPUID.(EAX=7, ECX=1):EAX bit 5. */
+    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+    if (a >= 1 && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1)) return CLK_ISA_AVX512BF16;
+    return CLK_ISA_AVX512;
+  }
   if (avx2) return CLK_ISA_AVX2;
 #endif
   return CLK_ISA_PORTABLE;
@@ -45,6 +50,7 @@ int clk_force_isa(int isa) {
     if (env) {
       if (!strcmp(env, "portable")) isa = CLK_ISA_PORTABLE;
       else if (!strcmp(env, "avx2") && best >= CLK_ISA_AVX2) isa = CLK_ISA_AVX2;
+      else if (!strcmp(env, "avx512") && best >= CLK_ISA_AVX512) isa = CLK_ISA_AVX512;
     }
   }
   if (isa > best) isa = best;
@@ -90,6 +96,7 @@ int clk_current_isa(void) {
 const clk_isa_ops *clk_ops(void) {
 #if defined(__x86_64__)
   switch (clk_current_isa()) {
+  case CLK_ISA_AVX512BF16: return &clk_ops_avx512bf16;
   case CLK_ISA_AVX512: return &clk_ops_avx512;
   case CLK_ISA_AVX2: return &clk_ops_avx2;
   default: break;
@@ -100,12 +107,14 @@ const clk_isa_ops *clk_ops(void) {
 
 const char *clk_isa_name(void) { return clk_ops()->name; }
 
+int clk_bf16_dot_available(void) { return clk_ops()->bf16_dot; }
+
 /* Thread-local scratch, grown on demand and kept for the thread's next product. A thread that
  * exits (a server's request threads, pool workers) frees its buffers: its first allocation
  * registers it with a pthread key whose destructor runs at thread exit. The main thread's
  * buffers are left to the process's exit (key destructors do not run for it). */
-static _Thread_local float *tl_buf[2];
-static _Thread_local size_t tl_cap[2];
+static _Thread_local float *tl_buf[3];
+static _Thread_local size_t tl_cap[3];
 static _Thread_local int tl_registered;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -115,7 +124,7 @@ static int scratch_key_ok;
  * lets a later destructor that runs a product allocate (and register) again. */
 static void free_scratch(void *unused) {
   (void)unused;
-  for (int s = 0; s < 2; s++) {
+  for (int s = 0; s < 3; s++) {
     free(tl_buf[s]);
     tl_buf[s] = NULL;
     tl_cap[s] = 0;

@@ -3,7 +3,8 @@
  * thread-local scratch. The output is cut into tiles of mc×CLK_NC (mc per ISA); one task per
  * tile, each task loops over k in CLK_KC blocks, packs its A block into thread-local scratch as
  * row blocks of ≤ mrmax rows (balanced heights) and runs the microkernel over the panels.
- * Tile sizes depend only on the shape and ISA, so results do not depend on the thread count. */
+ * Tile sizes depend only on the shape and ISA, so results do not depend on the thread count.
+ * On an ISA with bf16_dot, products in bf16 precision go to gemm_dpbf16.c instead. */
 #include "internal.h"
 #include <string.h>
 
@@ -94,7 +95,15 @@ size_t clk_packed_bytes(long k, long n) { return clk_packed_size(k, n, sizeof(fl
 
 static float *packed_data(void *packed) { return clk_packed_payload(packed); }
 
+/* 1 when products in bf16 precision made from this thread run on VDPBF16PS. */
+static int dp_path(void) {
+  return clk_current_precision() == CLK_PREC_BF16 && clk_ops()->bf16_dot;
+}
+
 void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed) {
+#if defined(__x86_64__)
+  if (dp_path()) { clk_dp_pack_b(transB, k, n, b, ldb, packed); return; }
+#endif
   clk_pack_header h = {PACK_MAGIC, 0, k, n};
   float *data = packed_data(packed);
   h.data_offset = (uint32_t)((char *)data - (char *)packed);
@@ -134,14 +143,6 @@ _Static_assert(CLK_ROW_BLOCKS(144, 6) <= CLK_MAX_ROW_BLOCKS, "avx2 tile has more
 _Static_assert(CLK_ROW_BLOCKS(128, 2) <= CLK_MAX_ROW_BLOCKS, "portable (x86) tile has more row blocks than hs[]/bdst[] hold");
 _Static_assert(CLK_ROW_BLOCKS(128, 4) <= CLK_MAX_ROW_BLOCKS, "portable (arm64) tile has more row blocks than hs[]/bdst[] hold");
 _Static_assert(14 <= CLK_MRMAX && 6 <= CLK_MRMAX && 4 <= CLK_MRMAX, "a block height exceeds CLK_MRMAX (src[], tmp[])");
-
-/* Splits mc rows into the fewest blocks of ≤ mrmax rows with heights differing by ≤ 1. */
-static int row_blocks(long mc, int mrmax, int *heights) {
-  int nb = (int)((mc + mrmax - 1) / mrmax);
-  int base = (int)(mc / nb), rem = (int)(mc % nb);
-  for (int i = 0; i < nb; i++) heights[i] = base + (i < rem);
-  return nb;
-}
 
 /* dst[0, n) = src[0, n) for a block height n ≤ CLK_MRMAX: constant-size copies for the common
  * heights (the scalar loop here was most of gemm_task's 8.8% of `perf record` samples for
@@ -207,7 +208,7 @@ static void gemm_task(void *vctx, long t) {
   long i0 = ic * ops->mc, mc = J->m - i0 < ops->mc ? J->m - i0 : ops->mc;
   long j0 = jc * J->nc, j1 = j0 + J->nc < J->n ? j0 + J->nc : J->n;
   int hs[CLK_MAX_ROW_BLOCKS];
-  int nb = row_blocks(mc, ops->mrmax, hs);
+  int nb = clk_row_blocks(mc, ops->mrmax, hs);
   long kmax = J->k < CLK_KC ? J->k : CLK_KC;
   float *abuf = clk_scratch(0, (size_t)ops->mc * kmax);
   /* Row-major A is read in place when the ISA has kernels for it (no packing copy); bf16
@@ -285,6 +286,9 @@ void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, cons
                long lda, const float *b, long ldb, float beta, float *c, long ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return; }
+#if defined(__x86_64__)
+  if (dp_path()) { clk_dp_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+#endif
   float *bp = clk_scratch(1, (size_t)k * clk_npanels(n) * CLK_NR);
   pack_b_parallel(transB, k, n, b, ldb, bp, clk_current_precision() == CLK_PREC_BF16);
   run_gemm(transA, m, n, k, alpha, a, lda, bp, beta, c, ldc);
@@ -294,9 +298,13 @@ int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long l
                      const void *packed, float beta, float *c, long ldc) {
   clk_pack_header h;
   memcpy(&h, packed, sizeof h);
-  if (h.magic != PACK_MAGIC || h.k != k || h.n != n) return -1;
+  if ((h.magic != PACK_MAGIC && h.magic != CLK_DP_MAGIC) || h.k != k || h.n != n) return -1;
   if (m <= 0 || n <= 0) return 0;
   if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return 0; }
+#if defined(__x86_64__)
+  /* Packed in bf16 pairs (only ever on a CPU with VDPBF16PS): the products follow the matrix. */
+  if (h.magic == CLK_DP_MAGIC) { clk_dp_sgemm_packed(m, n, k, alpha, a, lda, packed, beta, c, ldc); return 0; }
+#endif
   const float *bp = (const float *)((const char *)packed + h.data_offset);
   run_gemm(0, m, n, k, alpha, a, lda, bp, beta, c, ldc);
   return 0;

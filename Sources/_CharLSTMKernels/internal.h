@@ -41,10 +41,22 @@ typedef struct {
   clk_ukr_fn ukr_rm[CLK_MRMAX + 1];
   clk_ukr_fn ukr16_rm[CLK_MRMAX + 1];
   const clk_pw_ops *pw;
+  /* 1: products in bf16 precision run on VDPBF16PS (gemm_dpbf16.c) instead of the fp32
+   * kernels over rounded operands. */
+  int bf16_dot;
 } clk_isa_ops;
 
 /* Panels of CLK_NR columns covering n columns. */
 static inline long clk_npanels(long n) { return (n + CLK_NR - 1) / CLK_NR; }
+
+/* Splits mc rows into the fewest blocks of ≤ mrmax rows with heights differing by ≤ 1; returns
+ * the number of blocks (heights[] must hold ceil(mc / mrmax)). */
+static inline int clk_row_blocks(long mc, int mrmax, int *heights) {
+  int nb = (int)((mc + mrmax - 1) / mrmax);
+  int base = (int)(mc / nb), rem = (int)(mc % nb);
+  for (int i = 0; i < nb; i++) heights[i] = base + (i < rem);
+  return nb;
+}
 
 /* Header at the start of every packed right-hand matrix (fp32 and bf16 layouts). */
 typedef struct {
@@ -83,6 +95,19 @@ static inline float clk_bf16_value(uint16_t h) {
   return x;
 }
 
+/* Magic of a right-hand matrix packed in bf16 pairs for VDPBF16PS (gemm_dpbf16.c). */
+#define CLK_DP_MAGIC 0x4b4c4333u /* "3CLK" */
+
+#if defined(__x86_64__)
+/* gemm_dpbf16.c: the bf16 products of an ISA with bf16_dot (same contracts as clk_sgemm,
+ * clk_pack_b and clk_sgemm_packed; the packed matrix starts with a CLK_DP_MAGIC header). */
+void clk_dp_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *a,
+                  long lda, const float *b, long ldb, float beta, float *c, long ldc);
+void clk_dp_pack_b(int transB, long k, long n, const float *b, long ldb, void *packed);
+void clk_dp_sgemm_packed(long m, long n, long k, float alpha, const float *a, long lda,
+                         const void *packed, float beta, float *c, long ldc);
+#endif
+
 const clk_isa_ops *clk_ops(void);
 extern const clk_isa_ops clk_ops_portable;
 extern const clk_pw_ops clk_pw_portable;
@@ -91,6 +116,7 @@ extern const clk_isa_ops clk_ops_avx2;
 extern const clk_pw_ops clk_pw_avx2;
 extern const clk_pw_ops clk_pw_avx512;
 extern const clk_isa_ops clk_ops_avx512;
+extern const clk_isa_ops clk_ops_avx512bf16;
 #endif
 
 /* Pool: runs fn(ctx, t) for t in [0, ntasks), possibly on several threads; returns when all
@@ -98,7 +124,8 @@ extern const clk_isa_ops clk_ops_avx512;
 typedef void (*clk_task_fn)(void *ctx, long task);
 void clk_parallel_for(long ntasks, double work, clk_task_fn fn, void *ctx);
 
-/* Thread-local scratch (64-byte aligned, grown on demand, never shrunk). slot 0: A panels,
+/* Thread-local scratch (64-byte aligned, grown on demand, never shrunk). slot 2: an A packed
+ * once for all tasks (gemm_dpbf16.c); slot 0: A panels,
  * slot 1: packed B of a plain gemm call. */
 float *clk_scratch(int slot, size_t floats);
 

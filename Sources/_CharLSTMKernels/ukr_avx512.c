@@ -94,19 +94,21 @@ DEF(14)
 
 #pragma clang attribute pop
 
-const clk_isa_ops clk_ops_avx512 = {
-    .name = "avx512",
-    .mrmax = 14,
-    .mc = 140,
-    .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6, ukr_7, ukr_8, ukr_9, ukr_10, ukr_11,
-            ukr_12, ukr_13, ukr_14},
-    .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6, ukr16_7, ukr16_8,
-              ukr16_9, ukr16_10, ukr16_11, ukr16_12, ukr16_13, ukr16_14},
-    .ukr_rm = {0, ukrrm_1, ukrrm_2, ukrrm_3, ukrrm_4, ukrrm_5, ukrrm_6, ukrrm_7, ukrrm_8,
-               ukrrm_9, ukrrm_10, ukrrm_11, ukrrm_12, ukrrm_13, ukrrm_14},
-    .ukr16_rm = {0, ukr16rm_1, ukr16rm_2, ukr16rm_3, ukr16rm_4, ukr16rm_5, ukr16rm_6, ukr16rm_7,
-                 ukr16rm_8, ukr16rm_9, ukr16rm_10, ukr16rm_11, ukr16rm_12, ukr16rm_13,
-                 ukr16rm_14},
+/* The fp32 kernels of both AVX-512 paths; avx512bf16 adds VDPBF16PS for bf16 products. */
+#define AVX512_TABLE \
+    .mrmax = 14, \
+    .mc = 140, \
+    .ukr = {0, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6, ukr_7, ukr_8, ukr_9, ukr_10, ukr_11, \
+            ukr_12, ukr_13, ukr_14}, \
+    .ukr16 = {0, ukr16_1, ukr16_2, ukr16_3, ukr16_4, ukr16_5, ukr16_6, ukr16_7, ukr16_8, \
+              ukr16_9, ukr16_10, ukr16_11, ukr16_12, ukr16_13, ukr16_14}, \
+    .ukr_rm = {0, ukrrm_1, ukrrm_2, ukrrm_3, ukrrm_4, ukrrm_5, ukrrm_6, ukrrm_7, ukrrm_8, \
+               ukrrm_9, ukrrm_10, ukrrm_11, ukrrm_12, ukrrm_13, ukrrm_14}, \
+    .ukr16_rm = {0, ukr16rm_1, ukr16rm_2, ukr16rm_3, ukr16rm_4, ukr16rm_5, ukr16rm_6, ukr16rm_7, \
+                 ukr16rm_8, ukr16rm_9, ukr16rm_10, ukr16rm_11, ukr16rm_12, ukr16rm_13, \
+                 ukr16rm_14}, \
     .pw = &clk_pw_avx512,
-};
+
+const clk_isa_ops clk_ops_avx512 = {.name = "avx512", AVX512_TABLE .bf16_dot = 0};
+const clk_isa_ops clk_ops_avx512bf16 = {.name = "avx512bf16", AVX512_TABLE .bf16_dot = 1};
 #endif

@@ -133,6 +133,9 @@ struct BenchCommand: ParsableCommand {
     // What one thread of this machine can do at all (an FMA-only loop, after the timing): the
     // ceiling that GFLOP/s figures, ours and the peer's, are read against.
     result["fma_peak_gflops_per_thread"] = Kernels.measuredFMAPeak(seconds: 0.2)
+    // The ceiling of the path bf16 products ran on: a VDPBF16PS-only loop (null where the
+    // path has no bf16 unit and bf16 runs on the FMA kernels).
+    result["bf16_dot_peak_gflops_per_thread"] = Kernels.bf16DotAvailable ? Kernels.measuredBF16DotPeak(seconds: 0.2) : NSNull()
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     let line = String(decoding: data, as: UTF8.self)
     Output.write(line + "\n")

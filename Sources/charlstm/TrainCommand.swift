@@ -194,7 +194,10 @@ struct TrainCommand: ParsableCommand {
       let m = trainer.model.config
       let c = trainer.config
       if let r = regularizationSummary(c, model: m) { Output.note("regularization \(r)") }
-      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(Kernels.isaName), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(trainer.kernelPath.name), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      if let then = trainer.kernelPathChanged {
+        Output.note("the checkpoint's kernel path \(then) is not on this CPU: going on on \(trainer.kernelPath.name), no longer bit for bit with an uninterrupted run")
+      }
     }
     let lock = try trainer.checkpointPath.map { path throws(CheckpointLockError) in try CheckpointLock(checkpoint: path) }
     if let path = trainer.checkpointPath {

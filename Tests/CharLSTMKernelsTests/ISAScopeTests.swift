@@ -36,16 +36,18 @@ private final class Handoff<T>: @unchecked Sendable {
     let threads = Kernels.threads
     defer { Kernels.setThreads(threads) }
     Kernels.setThreads(1)
-    let refs = supportedISAs.map { isa in Kernels.withISA(isa) { cs.runFloat() } }
+    // The best path and the portable one (avx512bf16 and avx512 share their fp32 kernels).
+    let paths = [supportedISAs.first!, supportedISAs.last!]
+    let refs = paths.map { isa in Kernels.withISA(isa) { cs.runFloat() } }
     #expect(firstBitDifference(refs[0], refs[1]) != nil, "the two paths must differ for this test to mean anything")
     Kernels.setThreads(2)
     let other = Handoff<[String?]>()
     Thread {
-      other.value = Kernels.withISA(supportedISAs[1]) { (0..<5).map { _ in firstBitDifference(cs.runFloat(), refs[1]) } }
+      other.value = Kernels.withISA(paths[1]) { (0..<5).map { _ in firstBitDifference(cs.runFloat(), refs[1]) } }
       other.done.signal()
     }.start()
     for _ in 0..<5 {
-      let got = Kernels.withISA(supportedISAs[0]) { cs.runFloat() }
+      let got = Kernels.withISA(paths[0]) { cs.runFloat() }
       #expect(firstBitDifference(got, refs[0]) == nil)
     }
     other.done.wait()

@@ -85,6 +85,11 @@ public final class Trainer {
   public let checkpointPath: String?
   /// The numerics of the run's matrix products (``TrainingConfig/precision``, fp32 when unset).
   public var precision: Kernels.Precision { config.precision ?? .fp32 }
+  /// The kernel path the run's products run on (``TrainingConfig/kernelPath``).
+  public let kernelPath: Kernels.ISA
+  /// The path a resumed run's checkpoint recorded when this CPU lacks it (the run goes on, on
+  /// ``kernelPath``, no longer bit for bit with an uninterrupted run); nil otherwise.
+  public private(set) var kernelPathChanged: String?
   /// Where the best-validation checkpoint goes (nil when checkpoints are off).
   public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
 
@@ -163,6 +168,9 @@ public final class Trainer {
     guard thenAverage == nowAverage else { throw .averagingChanged(checkpoint: thenAverage?.decay, now: nowAverage?.decay) }
     guard (nowAverage != nil) == (checkpoint.trainingParameters != nil) else { throw .notResumable(checkpoint: checkpointPath) }
     let trained = CharModel<Float>(config: checkpoint.model, parameters: checkpoint.trainingParameters ?? checkpoint.parameters)
+    // The run goes on on the path it ran on (where this CPU has it).
+    var config = config
+    config.kernelPath = checkpoint.training?.kernelPath
     try self.init(
       model: trained, config: config, tokenizer: checkpoint.tokenizer, training: training,
       validation: validation, corpus: checkpoint.corpus, checkpointPath: checkpointPath, optimizer: optimizer, state: state,
@@ -205,6 +213,12 @@ public final class Trainer {
     guard training.count >= needed else {
       throw .corpusTooShort(characters: training.count, needed: needed, batch: config.batch, seqLength: config.seqLength)
     }
+    // The recorded path where this CPU has it, else this thread's.
+    let recorded = config.kernelPath.flatMap(Kernels.ISA.init(name:)).flatMap { $0.isSupported ? $0 : nil }
+    self.kernelPath = recorded ?? Kernels.isa
+    if let name = config.kernelPath, recorded == nil { kernelPathChanged = name }
+    var config = config
+    config.kernelPath = kernelPath.name
     self.config = config
     self.model = model
     self.tokenizer = tokenizer
@@ -283,7 +297,7 @@ public final class Trainer {
       let t0 = ProcessMetrics.monotonicSeconds()
       nextWindow()
       model.zeroGradients()
-      var loss = Kernels.withPrecision(precision) {
+      var loss = Kernels.with(kernelPath, precision) {
         inputs.withUnsafeBufferPointer { x in
           targets.withUnsafeBufferPointer { y in
             model.trainWindow(
@@ -393,7 +407,7 @@ public final class Trainer {
   /// Mean validation loss of ``model``'s current weights over the whole held-out split: each
   /// process scores its share of the validation streams and the sums are added.
   private func validationLoss() throws -> Double {
-    let (part, count) = Kernels.withPrecision(precision) {
+    let (part, count) = Kernels.with(kernelPath, precision) {
       Evaluation.lossSum(model: model, tokens: validation, batch: config.batch, seqLength: config.seqLength, part: collective.rank, of: collective.size)
     }
     var sums = [part]

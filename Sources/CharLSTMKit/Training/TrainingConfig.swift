@@ -67,6 +67,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// resume holds per precision.
   public var precision: Kernels.Precision? = nil
 
+  /// The kernel path (``Kernels/ISA``'s name, e.g. "avx512bf16") the run's products ran on
+  /// (nil: the calling thread's path). A new run records the path it starts on; a resumed run
+  /// keeps the recorded one where this CPU has it (so it continues bit for bit), else runs on
+  /// this CPU's path and ``Trainer/kernelPathChanged`` says so.
+  public var kernelPath: String? = nil
+
   /// N: processes the batch is split over (data parallelism, ``Trainer/distribute(over:)``;
   /// nil: one). Recorded in the checkpoint: a run resumes with the same N, so it continues bit
   /// for bit (a different N would sum the gradients in a different order).

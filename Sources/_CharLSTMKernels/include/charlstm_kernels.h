@@ -12,7 +12,7 @@
  * count (for a given ISA). Calls may come from several threads at once: a caller that finds
  * the pool busy runs its call on its own thread (same results).
  *
- * Environment: CHARLSTM_KERNELS=portable|avx2|avx512 caps the ISA; CHARLSTM_THREADS=n sets the
+ * Environment: CHARLSTM_KERNELS=portable|avx2|avx512|avx512bf16 caps the ISA; CHARLSTM_THREADS=n sets the
  * initial thread count (default: online cores).
  */
 #include <stddef.h>
@@ -23,7 +23,9 @@ extern "C" {
 #endif
 
 /* ---- ISA selection ---------------------------------------------------------------------- */
-enum { CLK_ISA_AUTO = -1, CLK_ISA_PORTABLE = 0, CLK_ISA_AVX2 = 1, CLK_ISA_AVX512 = 2 };
+/* AVX512BF16: the AVX-512 fp32 kernels, and products in bf16 precision on VDPBF16PS (bf16 pairs,
+ * fp32 accumulation) instead of the fp32 kernels over rounded operands. */
+enum { CLK_ISA_AUTO = -1, CLK_ISA_PORTABLE = 0, CLK_ISA_AVX2 = 1, CLK_ISA_AVX512 = 2, CLK_ISA_AVX512BF16 = 3 };
 /* 1 when this process can run `isa` (PORTABLE always). */
 int clk_isa_supported(int isa);
 /* Sets the process default ISA (CLK_ISA_AUTO = best supported, honouring CHARLSTM_KERNELS). An unsupported
@@ -36,16 +38,23 @@ enum { CLK_ISA_THREAD_DEFAULT = -2 };
 int clk_set_thread_isa(int isa);
 /* The ISA in use by calls from this thread (CLK_ISA_*). */
 int clk_current_isa(void);
-/* "avx512", "avx2" or "portable". */
+/* "avx512bf16", "avx512", "avx2" or "portable". */
 const char *clk_isa_name(void);
+/* 1 when products in bf16 precision made from this thread run on a bf16 dot-product unit
+ * (VDPBF16PS), not emulated on the fp32 kernels. */
+int clk_bf16_dot_available(void);
 /* FMA throughput of the current ISA measured on the calling thread for about `seconds` of CPU
  * time, in GFLOP per thread CPU-second (for benchmark logs). */
 double clk_fma_peak_gflops(double seconds);
+/* The same for VDPBF16PS (2 multiply-adds per fp32 lane), in GFLOP per thread CPU-second; 0 when
+ * the current ISA has no bf16 dot product. */
+double clk_bf16_dot_peak_gflops(double seconds);
 
 /* ---- precision of matrix products ---------------------------------------------------------- */
 /* CLK_PREC_BF16: every GEMM made from the calling thread rounds both operands to bfloat16
  * (round to nearest even) and accumulates in fp32: the numerics of bf16 matrix units (AMX
- * TDPBF16PS, AVX512-BF16 VDPBF16PS), run here on the fp32 FMA kernels of the current ISA.
+ * TDPBF16PS, AVX512-BF16 VDPBF16PS). On CLK_ISA_AVX512BF16 the products run on VDPBF16PS
+ * (which also treats bf16 subnormals as zero); on the other ISAs, on their fp32 FMA kernels.
  * Pointwise kernels are unaffected (fp32). A matrix packed by clk_pack_b under BF16 holds
  * rounded values. Per thread; returns the previous setting. */
 enum { CLK_PREC_FP32 = 0, CLK_PREC_BF16 = 1 };
