@@ -137,8 +137,11 @@ public final class CharModel<S: KernelScalar> {
 
   /// Sets every gradient to zero in place (no allocation).
   public func zeroGradients() {
+    // All-zero bytes are +0 for every KernelScalar (IEEE floats). One memset: the generic
+    // `update(repeating:)` copied element by element through value witnesses (1.9% of a
+    // 2×512 training step in `perf record`).
     gradients.withUnsafeMutableBufferPointer { g in
-      g.update(repeating: 0)
+      if let base = g.baseAddress { _ = memset(base, 0, g.count * MemoryLayout<S>.stride) }
     }
   }
 

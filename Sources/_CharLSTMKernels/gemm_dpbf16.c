@@ -64,6 +64,33 @@ static inline __mmask16 first_lanes(long n) { return n >= 16 ? 0xffff : (__mmask
 
 /* ---- packing B ------------------------------------------------------------------------ */
 
+/* r[i][j] ← r[j][i]: a 16×16 transpose of 32-bit values. */
+static inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+
 /* Pair rows [q0, q1) of panels [p0, p1) of op(B) (k×n; B stored n×k when transB) into dst
  * (panel stride kq·32 uint32, kq = ceil(k/2)). */
 static void pack_b_pairs(int transB, long k, long n, const float *b, long ldb, uint32_t *dst,
@@ -84,20 +111,17 @@ static void pack_b_pairs(int transB, long k, long n, const float *b, long ldb, u
         _mm512_storeu_si512(panel + q * CLK_NR + 16, pair16(c0, c1));
       }
     } else {
-      /* Column j of op(B) is row j0 + j of B: its pairs are neighbours in memory, 16 pairs
-       * per 32 floats, each stored to its own pair row. */
-      for (long j = 0; j < CLK_NR; j++) {
-        if (j >= w) {
-          for (long q = q0; q < q1; q++) panel[q * CLK_NR + j] = 0;
-          continue;
-        }
-        const float *s = b + (j0 + j) * ldb;
+      /* Column j of op(B) is row j0 + j of B: its pairs are neighbours in memory. 16 columns
+       * × 16 pairs are read (one run of 32 floats per column), transposed in registers and
+       * stored as 16 pair rows of 16 columns. */
+      for (long jg = 0; jg < CLK_NR; jg += 16) {
         for (long q = q0; q < q1; q += 16) {
-          long len = k - 2 * q < 32 ? k - 2 * q : 32;
-          uint32_t tmp[16];
-          _mm512_storeu_si512(tmp, pairs_of_run(s + 2 * q, len));
-          long nq = q1 - q < 16 ? q1 - q : 16;
-          for (long t = 0; t < nq; t++) panel[(q + t) * CLK_NR + j] = tmp[t];
+          const long len = k - 2 * q < 32 ? k - 2 * q : 32, nq = q1 - q < 16 ? q1 - q : 16;
+          __m512i r[16];
+          for (int c = 0; c < 16; c++)
+            r[c] = jg + c < w ? pairs_of_run(b + (j0 + jg + c) * ldb + 2 * q, len) : _mm512_setzero_si512();
+          transpose16(r);
+          for (long t = 0; t < nq; t++) _mm512_storeu_si512(panel + (q + t) * CLK_NR + jg, r[t]);
         }
       }
     }

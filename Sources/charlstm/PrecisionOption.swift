@@ -3,12 +3,11 @@ import CharLSTMKit
 
 /// `--precision fp32|bf16|auto`, shared by the commands that run the model.
 ///
-/// `auto` takes the fastest path this CPU has whose quality is proven (README, Speed): bf16
-/// only where a bf16 matrix unit kernel exists for the CPU. This build has none yet (neither the
-/// AMX nor the AVX512-BF16 kernels are written: no machine it was developed on had them), so
-/// `auto` is fp32 everywhere. `bf16` runs the bf16 numerics (operands rounded to bfloat16, fp32
+/// `auto` takes the fastest path this CPU has whose quality is proven (README, Precision): bf16
+/// where the CPU has a bf16 unit this build drives (AVX512-BF16: the `avx512bf16` kernel path),
+/// else fp32. Elsewhere `bf16` runs the bf16 numerics (operands rounded to bfloat16, fp32
 /// accumulation) on the fp32 FMA kernels: the same results a bf16 unit gives up to summation
-/// order, for checking a recipe's quality in bf16; it is not faster.
+/// order, for checking a recipe's quality in bf16; it is not faster there.
 enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
   case fp32, bf16, auto
 
@@ -33,7 +32,7 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct PrecisionOptions: ParsableArguments {
-  @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (the fastest proven path of this CPU: fp32 in this build). Default auto.")
+  @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (bf16 where this CPU has AVX512-BF16, else fp32; generation: bf16 weights). Default auto.")
   var precision: PrecisionChoice?
 
   /// The numerics of matrix products this command line asks for (`auto` when not given).

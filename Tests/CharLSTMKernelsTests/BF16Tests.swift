@@ -31,7 +31,7 @@ import Testing
   /// significand), on every path, odd shapes included (m, n, k not multiples of any tile; m = 1;
   /// k = 65), with 1 and 2 threads.
   @Test func gemmMatchesTheRoundedReference() {
-    let shapes: [(Int, Int, Int)] = [(1, 1, 1), (1, 37, 65), (23, 1, 19), (5, 7, 3), (14, 32, 8), (29, 65, 33), (50, 512, 128), (150, 300, 70), (3, 520, 9)]
+    let shapes: [(Int, Int, Int)] = [(1, 1, 1), (1, 37, 65), (23, 1, 19), (5, 7, 3), (14, 32, 8), (29, 65, 33), (50, 512, 128), (150, 300, 70), (3, 520, 9), (141, 70, 513), (2, 33, 300)]
     var seed: UInt64 = 400
     for (m, n, k) in shapes {
       for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -84,11 +84,14 @@ import Testing
   }
 
   /// Results do not depend on the thread count in bf16 either, and the scope is per thread.
+  /// (A row-major product split into column tiles, and a transposed-A one over 3 k blocks.)
   @Test func bf16IsBitIdenticalAcrossThreadCountsAndScoped() {
-    let cs = GemmCase(transA: false, transB: true, m: 300, n: 290, k: 300, alpha: 1, beta: 0, pad: 1, seed: 12)
     let threads = Kernels.threads
     defer { Kernels.setThreads(threads) }
-    for isa in supportedISAs {
+    for cs in [
+      GemmCase(transA: false, transB: true, m: 300, n: 290, k: 300, alpha: 1, beta: 0, pad: 1, seed: 12),
+      GemmCase(transA: true, transB: false, m: 150, n: 70, k: 601, alpha: 1, beta: 0, pad: 0, seed: 13),
+    ] { for isa in supportedISAs {
       Kernels.withISA(isa) {
         Kernels.setThreads(1)
         let base = Kernels.withPrecision(.bf16) { cs.runFloat() }
@@ -99,6 +102,29 @@ import Testing
         }
         #expect(Kernels.precision == .fp32)
         #expect(firstBitDifference(base, cs.runFloat()) != nil, "outside the scope the product is fp32 again")
+      }
+    } }
+  }
+
+  /// Where the path has a bf16 unit, bf16 products run on it: VDPBF16PS treats a subnormal
+  /// bf16 operand as zero, the emulation on fp32 kernels does not. So 1e-39 · 1e30 is 0 on the
+  /// unit and ≈ 1e-9 emulated (and in fp32).
+  @Test func bf16ProductsRunOnTheUnitWhereThePathHasOne() {
+    let threads = Kernels.threads
+    defer { Kernels.setThreads(threads) }
+    Kernels.setThreads(1)
+    for isa in supportedISAs {
+      Kernels.withISA(isa) {
+        var c: [Float] = [0]
+        Kernels.withPrecision(.bf16) {
+          Float.gemm(transA: false, transB: false, m: 1, n: 1, k: 2, alpha: 1, a: [1e-39, 1], lda: 2, b: [1e30, 0], ldb: 1, beta: 0, c: &c, ldc: 1)
+        }
+        #expect(Kernels.bf16DotAvailable == (isa == .avx512bf16), "\(isa)")
+        if Kernels.bf16DotAvailable {
+          #expect(c[0] == 0, "\(isa): the unit flushes the subnormal operand, got \(c[0])")
+        } else {
+          #expect(c[0] > 9e-10 && c[0] < 1.1e-9, "\(isa): emulated bf16 keeps it, got \(c[0])")
+        }
       }
     }
   }

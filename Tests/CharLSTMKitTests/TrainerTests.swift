@@ -85,6 +85,56 @@ import Testing
     #expect(abs(tail(bf16) - tail(fp32)) < 0.05, "last 20 steps: bf16 \(tail(bf16)) vs fp32 \(tail(fp32))")
   }
 
+  /// A run records the kernel path it starts on and runs on it whatever the calling thread's
+  /// path later is; a resume keeps the recorded path where this CPU has it (bit for bit with an
+  /// uninterrupted run on that path) and, where it does not, goes on on this thread's path and
+  /// says which path the checkpoint had.
+  @Test func kernelPathIsRecordedAndKeptOnResume() throws {
+    let dir = TempDir()
+    defer { dir.cleanup() }
+    let path = dir.file("run.safetensors")
+    let (whole, _, ids) = try Kernels.withISA(.portable) { try makeTrainer(steps: 30, precision: .bf16) }
+    #expect(whole.kernelPath == .portable && whole.config.kernelPath == "portable")
+    try whole.run()  // outside the scope: still on portable
+    let (first, _, _) = try Kernels.withISA(.portable) { try makeTrainer(steps: 15, path: path, precision: .bf16) }
+    try first.run()
+    var ckpt = try Checkpoint.load(from: path)
+    #expect(ckpt.training?.kernelPath == "portable", "the checkpoint records the path")
+    var config = try #require(ckpt.training)
+    config.steps = 30
+    config.kernelPath = nil  // a resume takes the checkpoint's, whatever the config says
+    let cut = ids.count - ids.count / 10
+    let resumed = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    #expect(resumed.kernelPath == .portable && resumed.kernelPathChanged == nil)
+    try resumed.run()
+    expectSameRun(whole, resumed)
+    // A path this CPU does not have (a checkpoint from another machine).
+    ckpt.training?.kernelPath = "amx-bf16"
+    let moved = try Trainer(resuming: ckpt, config: config, training: ids[..<cut], validation: ids[cut...], checkpointPath: nil)
+    #expect(moved.kernelPathChanged == "amx-bf16")
+    #expect(moved.kernelPath == Kernels.isa && moved.config.kernelPath == Kernels.isa.name)
+    // A new run records the calling thread's path.
+    let (fresh, _, _) = try makeTrainer(steps: 1)
+    #expect(fresh.kernelPath == Kernels.isa && fresh.config.kernelPath == Kernels.isa.name)
+  }
+
+  /// On a path with a bf16 unit, bf16 training runs on it, and trains like the same run with
+  /// bf16 emulated on the fp32 kernels (the same numerics up to summation order).
+  @Test func bf16OnTheDotUnitTrainsLikeEmulatedBF16() throws {
+    guard Kernels.ISA.avx512bf16.isSupported else { return }
+    func curve(_ isa: Kernels.ISA) throws -> [Double] {
+      let (t, _, _) = try Kernels.withISA(isa) { try makeTrainer(steps: 120, precision: .bf16) }
+      #expect(t.kernelPath == isa)
+      var losses: [Double] = []
+      try t.run { if case .step(let r) = $0 { losses.append(r.loss) } }
+      return losses
+    }
+    let dot = try curve(.avx512bf16), emulated = try curve(.avx512)
+    #expect(dot != emulated, "the two paths must differ somewhere (different summation order)")
+    let tail = { (x: [Double]) in x.suffix(20).reduce(0, +) / 20 }
+    #expect(abs(tail(dot) - tail(emulated)) < 0.05, "last 20 steps: dot unit \(tail(dot)) vs emulated \(tail(emulated))")
+  }
+
   @Test func sameSeedSameRun() throws {
     let (a, _, _) = try makeTrainer(steps: 15, dropout: 0.2)
     let (b, _, _) = try makeTrainer(steps: 15, dropout: 0.2)

@@ -167,11 +167,24 @@ public enum GradientClipping {
 #endif
 
 /// The first non-finite value (NaN or ±inf) of a flat tensor, or nil when all are finite.
-/// - Complexity: one pass; the common all-finite case is a vectorizable sum of `x·0`
-///   (NaN exactly when some x is not finite).
+/// - Complexity: one pass; the common all-finite case is a sum of `x·0` (NaN exactly when some
+///   x is not finite) over 16 independent lanes, so it vectorizes (one serial sum did not: 1.7%
+///   of a 2×512 training step).
 func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
-  var probe: Float = 0
-  for v in x { probe += v * 0 }
+  var lanes = SIMD16<Float>()
+  var i = 0
+  if let base = x.baseAddress {
+    let raw = UnsafeRawPointer(base)
+    while i + 16 <= x.count {
+      lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * 0
+      i += 16
+    }
+  }
+  var probe = lanes.sum()
+  while i < x.count {
+    probe += x[i] * 0
+    i += 1
+  }
   guard probe.isNaN else { return nil }
   return x.firstIndex { !$0.isFinite }
 }
