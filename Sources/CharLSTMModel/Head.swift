@@ -31,9 +31,12 @@ enum Head {
     weight: UnsafePointer<S>, dWeight: UnsafeMutablePointer<S>, dBias: UnsafeMutablePointer<S>,
     dInput: UnsafeMutablePointer<S>
   ) {
-    S.gemm(
-      transA: true, transB: false, m: V, n: H, k: rows, alpha: 1, a: dLogits, lda: V,
-      b: input, ldb: H, beta: 1, c: dWeight, ldc: H)
+    // A weight gradient: an fp32 product in bf16 runs too (LSTMLayer.backward says why).
+    Kernels.withPrecision(.fp32) {
+      S.gemm(
+        transA: true, transB: false, m: V, n: H, k: rows, alpha: 1, a: dLogits, lda: V,
+        b: input, ldb: H, beta: 1, c: dWeight, ldc: H)
+    }
     S.accumulateColumnSums(rows: rows, cols: V, a: dLogits, lda: V, out: dBias)
     S.gemm(
       transA: false, transB: false, m: rows, n: H, k: V, alpha: 1, a: dLogits, lda: V,

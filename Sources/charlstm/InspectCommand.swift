@@ -38,6 +38,8 @@ struct InspectCommand: ParsableCommand {
       object["learning_rate"] = t.learningRate
       object["batch"] = t.batch
       object["seq"] = t.seqLength
+      object["precision"] = (t.precision ?? .fp32).rawValue
+      if let path = t.kernelPath { object["kernel_path"] = path }
       object["seed"] = t.seed
       object["dropout_kind"] = (t.dropoutKind ?? .standard).rawValue
       object["weight_drop"] = t.weightDrop ?? 0
@@ -72,6 +74,7 @@ struct InspectCommand: ParsableCommand {
     if let s = ckpt.state, let t = ckpt.training {
       lines.append("step         \(s.step) of \(t.steps), epoch \(s.epoch), \(formatDuration(s.elapsedSeconds)) of training")
       lines.append("training     \(t.optimizer.rawValue) lr \(t.learningRate), B \(t.batch) × T \(t.seqLength), seed \(t.seed)")
+      lines.append("numerics     \((t.precision ?? .fp32).rawValue) products\(t.kernelPath.map { " on the \($0) kernels" } ?? "")")
       if let r = regularizationSummary(t, model: m) { lines.append("regularized  \(r)") }
       if let b = s.bestValidationLoss, let st = s.bestStep {
         lines.append(String(format: "best val     %.4f nats/char (%.3f bits/char) at step %d", b, b / log(2), st))

@@ -56,7 +56,14 @@ import Testing
   }
 
   static func checkCommonFields(_ r: [String: Any], _ what: String) {
-    #expect(["avx512", "avx2", "portable"].contains(r["isa"] as? String ?? ""), "\(what): isa \(r["isa"] ?? "missing")")
+    #expect(["avx512bf16", "avx512", "avx2", "portable"].contains(r["isa"] as? String ?? ""), "\(what): isa \(r["isa"] ?? "missing")")
+    // The bf16 unit's ceiling where the path has one (a number), null elsewhere.
+    if r["isa"] as? String == "avx512bf16" {
+      let dot = number(r["bf16_dot_peak_gflops_per_thread"]) ?? -1
+      #expect(dot.isFinite && dot > 0, "\(what): bf16_dot_peak_gflops_per_thread \(dot)")
+    } else {
+      #expect(r["bf16_dot_peak_gflops_per_thread"] is NSNull, "\(what): \(r["bf16_dot_peak_gflops_per_thread"] ?? "missing")")
+    }
     #expect(["fp32", "bf16"].contains(r["precision"] as? String ?? ""), "\(what): precision \(r["precision"] ?? "missing")")
     let rss = number(r["peak_rss_mib"]) ?? -1
     #expect(rss > 1 && rss < 4096, "\(what): peak_rss_mib \(rss)")
