@@ -72,7 +72,7 @@ struct BenchCommand: ParsableCommand {
     config.evalEvery = 0
     config.checkpointEvery = 0
     config.seed = seed
-    config.precision = numerics.matrixProducts
+    config.precision = numerics.matrixProducts(hidden: hidden)
     return config
   }
 

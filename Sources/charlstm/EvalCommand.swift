@@ -91,7 +91,7 @@ struct EvalCommand: ParsableCommand {
     } else {
       model = ckpt.makeModel()
     }
-    let precision = numerics.matrixProducts
+    let precision = numerics.scoring
     let (loss, n) = Kernels.withPrecision(precision) {
       Evaluation.meanLoss(model: model, tokens: tokens, batch: streams, seqLength: seq)
     }

@@ -264,11 +264,12 @@ struct TrainCommand: ParsableCommand {
       try prepareDirectory(for: out)
     }
     let loaded = try loadCorpus(options: text.options, documents: documents ?? .stream, files: files)
-    let config = try newConfig(corpus: loaded, ranks)
+    var config = try newConfig(corpus: loaded, ranks)
     let (train, val) = try loaded.split(validationFraction: config.validationFraction)
     let model = ModelConfig(
       vocabSize: loaded.tokenizer.vocabulary.count, embedSize: embed ?? 64, hiddenSize: hidden ?? 128,
       layers: layers ?? 2, dropout: dropout ?? 0)
+    config.precision = numerics.matrixProducts(hidden: model.hiddenSize)
     do { try model.validate() } catch { throw ValidationError(modelMessage(error)) }
     try checkDropoutKind(modelDropout: model.dropout)
     if !quiet { noteCorpus(loaded, train: train, validation: val) }
@@ -295,8 +296,9 @@ struct TrainCommand: ParsableCommand {
     var options = parent.tokenizer.options
     options.minCount = 1
     let loaded = try loadCorpus(options: options, documents: documents ?? parent.corpus?.documents ?? .stream, files: files)
-    let config = try newConfig(corpus: loaded, ranks)
+    var config = try newConfig(corpus: loaded, ranks)
     let plan = try FineTuning(parent: parent, path: parentPath, corpus: loaded, dropout: dropout, seed: config.seed)
+    config.precision = numerics.matrixProducts(hidden: plan.model.config.hiddenSize)
     try checkDropoutKind(modelDropout: plan.model.config.dropout)
     let (train, val) = try plan.corpus.split(validationFraction: config.validationFraction)
     if !quiet {
@@ -379,7 +381,8 @@ struct TrainCommand: ParsableCommand {
   /// The training configuration of a new run (fresh or fine-tuned) on `corpus`.
   private func newConfig(corpus: Corpus, _ ranks: Ranks) throws -> TrainingConfig {
     var config = trainingConfig(base: TrainingConfig())
-    config.precision = numerics.matrixProducts  // a resume keeps the checkpoint's instead
+    // config.precision is set by the caller once the model's size is known (a resume keeps
+    // the checkpoint's instead).
     if ema == nil { config.emaDecay = Self.defaultEMADecay }
     config.ranks = ranks.recorded
     if let epochs {
