@@ -57,9 +57,10 @@ public enum Kernels {
     return try body()
   }
 
-  /// The precision `auto` chooses for calls from this thread: bf16 where its path runs bf16
-  /// products on a bf16 unit (``bf16DotAvailable``: faster than fp32, and the README's runs show
-  /// it trains as well), else fp32 (bf16 emulated on fp32 kernels is slower, not faster).
+  /// The fastest precision of training products for calls from this thread: bf16 where its
+  /// path runs bf16 products on a bf16 unit (``bf16DotAvailable``), else fp32 (bf16 emulated on
+  /// fp32 kernels is slower, not faster). The CLI's `auto` takes it for models of 512 hidden
+  /// units and more, where the README's runs show bf16 keeping fp32's quality.
   public static var fastestProvenPrecision: Precision { bf16DotAvailable ? .bf16 : .fp32 }
 
   /// True when products in bf16 precision made from this thread run on a bf16 dot-product

@@ -54,6 +54,34 @@ import Testing
     #expect(refused.status != 0 && refused.stderr.contains("--hidden cannot change when resuming"))
   }
 
+  /// `--precision auto` trains small models in fp32 and models from 512 hidden units up in bf16
+  /// where the run's kernel path has a bf16 unit; an explicit choice is kept. The checkpoint
+  /// records the precision and the kernel path (inspect shows both).
+  @Test func autoPrecisionFollowsModelSizeAndKernelPath() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    func numerics(_ name: String, _ extra: [String]) throws -> (precision: String?, path: String?) {
+      let ckpt = dir.path + "/\(name).safetensors"
+      let args = ["train", text, "--out", ckpt, "--steps", "1", "--eval-every", "0", "--sample-length", "0", "--embed", "4", "--layers", "1", "--batch", "2", "--seq", "4", "--threads", "1"]
+      let r = try CLI.run(args + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+      let inspect = try CLI.run(["inspect", ckpt, "--json"])
+      let i = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+      let human = try CLI.run(["inspect", ckpt])
+      #expect(human.stdout.contains("numerics     \(i["precision"] as? String ?? "?") products on the \(i["kernel_path"] as? String ?? "?") kernels"), "\(human.stdout)")
+      return (i["precision"] as? String, i["kernel_path"] as? String)
+    }
+    let small = try numerics("small", ["--hidden", "8"])
+    #expect(small.precision == "fp32")
+    let path = try #require(small.path)
+    #expect(["avx512bf16", "avx512", "avx2", "portable"].contains(path))
+    let large = try numerics("large", ["--hidden", "512"])
+    #expect(large.precision == (path == "avx512bf16" ? "bf16" : "fp32"), "hidden 512 on \(path)")
+    #expect(try numerics("forced", ["--hidden", "8", "--precision", "bf16"]).precision == "bf16")
+    #expect(try numerics("fp32", ["--hidden", "512", "--precision", "fp32"]).precision == "fp32")
+  }
+
   @Test func userErrorsAreOneLineWithNonZeroStatus() throws {
     let dir = Scratch()
     defer { dir.cleanup() }

@@ -74,7 +74,9 @@ int clk_get_threads(void);
 void clk_sgemm(int transA, int transB, long m, long n, long k, float alpha, const float *a,
                long lda, const float *b, long ldb, float beta, float *c, long ldc);
 
-/* Bytes of a packed k×n right-hand matrix (same for every ISA; the layout is ISA-neutral). */
+/* Bytes of a packed k×n right-hand matrix (same for every ISA and precision). The fp32 layout is
+ * ISA-neutral; under bf16 precision on CLK_ISA_AVX512BF16, clk_pack_b writes bf16 pairs for
+ * VDPBF16PS instead (fewer bytes), and clk_sgemm_packed follows the layout the matrix records. */
 size_t clk_packed_bytes(long k, long n);
 /* Packs op(B) (k×n; B stored n×k when transB) into `packed` (clk_packed_bytes(k, n) bytes,
  * any alignment). */
