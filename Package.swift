@@ -86,7 +86,7 @@ let package = Package(
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
     .testTarget(name: "CharLSTMKitTests", dependencies: ["CharLSTMKit"]),
     .testTarget(name: "CharLSTMDistributedTests", dependencies: ["CharLSTMDistributed"]),
-    .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text", "SafeTensors"]),
+    .testTarget(name: "CLITests", dependencies: ["charlstm", "generate-text", "SafeTensors", "CharLSTMKernels"]),
     .testTarget(name: "CharLSTMServerTests", dependencies: ["CharLSTMServer", "charlstm"]),
   ],
   swiftLanguageModes: [.v6]

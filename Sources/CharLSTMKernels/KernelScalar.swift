@@ -47,6 +47,27 @@ where Self.RawSignificand: FixedWidthInteger {
     dh: UnsafePointer<Self>, dc: UnsafeMutablePointer<Self>,
     dGates: UnsafeMutablePointer<Self>)
 
+  /// One forward time step of a layer's recurrence: `gates` [B, 4H] += `hPrev` [B, H] · W_hhᵀ
+  /// with `packed` = ``pack(transB:k:n:b:ldb:into:)``(transB: true, k: H, n: 4H, W_hh), then
+  /// ``lstmCellForward(batch:hidden:gates:cPrev:c:tanhC:h:)``. The same result as those two
+  /// calls (the default implementation); `Float` fuses them per block of hidden units.
+  static func lstmStepForward(
+    batch: Int, hidden: Int, hPrev: UnsafePointer<Self>, packed: UnsafeRawPointer,
+    gates: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+    c: UnsafeMutablePointer<Self>, tanhC: UnsafeMutablePointer<Self>,
+    h: UnsafeMutablePointer<Self>)
+
+  /// One backward time step of a layer's recurrence: `dh` [B, H] += `dGatesNext` [B, 4H] · W_hh
+  /// with `packed` = ``pack(transB:k:n:b:ldb:into:)``(transB: false, k: 4H, n: H, W_hh) (nothing
+  /// to add when `dGatesNext` is nil: the window's last step), then
+  /// ``lstmCellBackward(batch:hidden:gates:cPrev:tanhC:dh:dc:dGates:)``. The same result as
+  /// those calls (the default implementation); `Float` fuses them per block of hidden units.
+  static func lstmStepBackward(
+    batch: Int, hidden: Int, dGatesNext: UnsafePointer<Self>?, packed: UnsafeRawPointer,
+    dh: UnsafeMutablePointer<Self>, gates: UnsafePointer<Self>, cPrev: UnsafePointer<Self>,
+    tanhC: UnsafePointer<Self>, dc: UnsafeMutablePointer<Self>,
+    dGates: UnsafeMutablePointer<Self>)
+
   /// Softmax cross-entropy over rows, fused with its gradient.
   ///
   /// `logits` [rows, cols] is overwritten by `scale·(softmax(logits) − onehot(target))`.
@@ -93,6 +114,30 @@ where Self.RawSignificand: FixedWidthInteger {
 }
 
 extension KernelScalar {
+  public static func lstmStepForward(
+    batch B: Int, hidden H: Int, hPrev: UnsafePointer<Self>, packed: UnsafeRawPointer,
+    gates: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+    c: UnsafeMutablePointer<Self>, tanhC: UnsafeMutablePointer<Self>,
+    h: UnsafeMutablePointer<Self>
+  ) {
+    // gates [B, G] += h_{t−1} [B, H] · W_hhᵀ [H, G]
+    gemmPacked(m: B, n: 4 * H, k: H, alpha: 1, a: hPrev, lda: H, packed: packed, beta: 1, c: gates, ldc: 4 * H)
+    lstmCellForward(batch: B, hidden: H, gates: gates, cPrev: cPrev, c: c, tanhC: tanhC, h: h)
+  }
+
+  public static func lstmStepBackward(
+    batch B: Int, hidden H: Int, dGatesNext: UnsafePointer<Self>?, packed: UnsafeRawPointer,
+    dh: UnsafeMutablePointer<Self>, gates: UnsafePointer<Self>, cPrev: UnsafePointer<Self>,
+    tanhC: UnsafePointer<Self>, dc: UnsafeMutablePointer<Self>,
+    dGates: UnsafeMutablePointer<Self>
+  ) {
+    if let next = dGatesNext {
+      // dh_t [B, H] += dGates_{t+1} [B, G] · W_hh [G, H]
+      gemmPacked(m: B, n: H, k: 4 * H, alpha: 1, a: next, lda: 4 * H, packed: packed, beta: 1, c: dh, ldc: H)
+    }
+    lstmCellBackward(batch: B, hidden: H, gates: gates, cPrev: cPrev, tanhC: tanhC, dh: UnsafePointer(dh), dc: dc, dGates: dGates)
+  }
+
   /// Reference packing: `op(B)` stored densely as k×n row-major.
   public static func referencePackedByteCount(k: Int, n: Int) -> Int {
     k * n * MemoryLayout<Self>.stride
@@ -232,6 +277,26 @@ extension Float: KernelScalar {
     dGates: UnsafeMutablePointer<Float>
   ) {
     clk_lstm_cell_backward(batch, hidden, gates, cPrev, tanhC, dh, dc, dGates)
+  }
+
+  public static func lstmStepForward(
+    batch: Int, hidden: Int, hPrev: UnsafePointer<Float>, packed: UnsafeRawPointer,
+    gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+    h: UnsafeMutablePointer<Float>
+  ) {
+    let status = clk_lstm_step_forward(batch, hidden, hPrev, packed, gates, cPrev, c, tanhC, h)
+    precondition(status == 0, "lstmStepForward: packed matrix was not made by pack(k: \(hidden), n: \(4 * hidden))")
+  }
+
+  public static func lstmStepBackward(
+    batch: Int, hidden: Int, dGatesNext: UnsafePointer<Float>?, packed: UnsafeRawPointer,
+    dh: UnsafeMutablePointer<Float>, gates: UnsafePointer<Float>, cPrev: UnsafePointer<Float>,
+    tanhC: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>,
+    dGates: UnsafeMutablePointer<Float>
+  ) {
+    let status = clk_lstm_step_backward(batch, hidden, dGatesNext, packed, dh, gates, cPrev, tanhC, dc, dGates)
+    precondition(status == 0, "lstmStepBackward: packed matrix was not made by pack(k: \(4 * hidden), n: \(hidden))")
   }
 
   public static func softmaxCrossEntropy(

@@ -58,10 +58,31 @@ public enum Kernels {
   }
 
   /// The fastest precision of training products for calls from this thread: bf16 where its
-  /// path runs bf16 products on a bf16 unit (``bf16DotAvailable``), else fp32 (bf16 emulated on
-  /// fp32 kernels is slower, not faster). The CLI's `auto` takes it for models of 512 hidden
-  /// units and more, where the README's runs show bf16 keeping fp32's quality.
-  public static var fastestProvenPrecision: Precision { bf16DotAvailable ? .bf16 : .fp32 }
+  /// path runs bf16 products on a bf16 unit (``bf16DotAvailable``) that is faster than the fp32
+  /// FMAs (``bf16DotIsFaster``), else fp32 (bf16 emulated on fp32 kernels, or on a unit at half
+  /// the FMA rate, is not faster). The CLI's `auto` takes it for models of 512 hidden units and
+  /// more, where the README's runs show bf16 keeping fp32's quality.
+  public static var fastestProvenPrecision: Precision { bf16DotAvailable && bf16DotIsFaster ? .bf16 : .fp32 }
+
+  /// True when this CPU's bf16 dot-product instruction (VDPBF16PS) does more multiply-adds per
+  /// second than its fp32 FMAs. AMD Zen 4/5 run it at twice the FMA rate; Intel's Sapphire
+  /// Rapids class at half (`../shared/probes/ceilings.c`: 83 against 171 GFLOP/s per thread),
+  /// where bf16 training on it is no faster than fp32 and trails it in quality. Measured once
+  /// per process on the calling thread, about 40 ms: both loops twice, alternating, the best of
+  /// each, in thread CPU time (time the thread is descheduled does not count); the two kinds
+  /// of CPU differ 4× in the ratio, far beyond the threshold's 1.25. False without the unit.
+  public static let bf16DotIsFaster: Bool = {
+    guard ISA.avx512bf16.isSupported else { return false }
+    return withISA(.avx512bf16) {
+      var fma = 0.0
+      var dot = 0.0
+      for _ in 0..<2 {
+        fma = max(fma, measuredFMAPeak(seconds: 0.01))
+        dot = max(dot, measuredBF16DotPeak(seconds: 0.01))
+      }
+      return dot > 1.25 * fma
+    }
+  }()
 
   /// True when products in bf16 precision made from this thread run on a bf16 dot-product
   /// unit (the ``ISA/avx512bf16`` path), not emulated on the fp32 kernels.

@@ -5,8 +5,9 @@
 //   c_t = f ⊙ c_{t−1} + i ⊙ g               h_t = o ⊙ tanh(c_t)
 // Fast-path structure: the input projection of all T steps is ONE gemm before the recurrence;
 // each step only adds the recurrent product h_{t−1}·W_hhᵀ (W_hh packed once per window) and
-// runs the fused cell. Backward walks t = T−1 … 0 with the fused cell backward, then forms all
-// weight gradients as ONE product each over the T·B rows.
+// runs the cell, both in one fused step (KernelScalar.lstmStepForward). Backward walks
+// t = T−1 … 0, each step adding dGates_{t+1}·W_hh to dh_t and running the cell backward
+// (lstmStepBackward), then forms all weight gradients as ONE product each over the T·B rows.
 
 import CharLSTMKernels
 
@@ -76,13 +77,10 @@ enum LSTMLayer {
     // packed ← W_hhᵀ as a k×n = H×G right-hand operand, once for the window.
     S.pack(transB: true, k: H, n: G, b: w.wHh, ldb: H, into: packed)
     for t in 0..<T {
-      let gatesT = act.gates + t * B * G  // [B, G]
-      // gates_t += h_{t−1} [B, H] · W_hhᵀ [H, G]
-      S.gemmPacked(
-        m: B, n: G, k: H, alpha: 1, a: act.hidden + t * B * H, lda: H,
-        packed: UnsafeRawPointer(packed), beta: 1, c: gatesT, ldc: G)
-      S.lstmCellForward(
-        batch: B, hidden: H, gates: gatesT, cPrev: act.cells + t * B * H,
+      // gates_t [B, G] += h_{t−1} [B, H] · W_hhᵀ [H, G], then the cell: c_t, tanh(c_t), h_t.
+      S.lstmStepForward(
+        batch: B, hidden: H, hPrev: act.hidden + t * B * H, packed: UnsafeRawPointer(packed),
+        gates: act.gates + t * B * G, cPrev: act.cells + t * B * H,
         c: act.cells + (t + 1) * B * H, tanhC: act.tanhC + t * B * H,
         h: act.hidden + (t + 1) * B * H)
     }
@@ -116,16 +114,13 @@ enum LSTMLayer {
     // packed ← W_hh [G, H] as a k×n = G×H right-hand operand.
     S.pack(transB: false, k: G, n: H, b: w.wHh, ldb: H, into: packed)
     for t in stride(from: T - 1, through: 0, by: -1) {
-      let dGatesT = dGates + t * B * G  // [B, G]
-      S.lstmCellBackward(
-        batch: B, hidden: H, gates: act.gates + t * B * G, cPrev: act.cells + t * B * H,
-        tanhC: act.tanhC + t * B * H, dh: dHidden + t * B * H, dc: dc, dGates: dGatesT)
-      if t > 0 {
-        // dh_{t−1} [B, H] += dGates_t [B, G] · W_hh [G, H]
-        S.gemmPacked(
-          m: B, n: H, k: G, alpha: 1, a: dGatesT, lda: G, packed: UnsafeRawPointer(packed),
-          beta: 1, c: dHidden + (t - 1) * B * H, ldc: H)
-      }
+      // dh_t [B, H] += dGates_{t+1} [B, G] · W_hh [G, H] (the recurrent part, not at t = T−1),
+      // then the cell backward: dGates_t [B, G] and dc ← ∂L/∂c_{t−1}.
+      S.lstmStepBackward(
+        batch: B, hidden: H, dGatesNext: t < T - 1 ? UnsafePointer(dGates + (t + 1) * B * G) : nil,
+        packed: UnsafeRawPointer(packed), dh: dHidden + t * B * H, gates: act.gates + t * B * G,
+        cPrev: act.cells + t * B * H, tanhC: act.tanhC + t * B * H, dc: dc,
+        dGates: dGates + t * B * G)
     }
     // The weight gradients stay fp32 products in bf16 runs (the mixed-precision recipe's one
     // exception): with them in bf16 the README's 2×512 recipe ended 0.013 nats behind fp32, with

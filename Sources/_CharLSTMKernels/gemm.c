@@ -8,7 +8,6 @@
 #include "internal.h"
 #include <string.h>
 
-#define PACK_MAGIC 0x4b4c4331u /* "1CLK" */
 
 
 /* bf16 numerics: x rounded to the nearest bfloat16, kept in a float (low 16 bits zero). A product
@@ -104,7 +103,7 @@ void clk_pack_b(int transB, long k, long n, const float *b, long ldb, void *pack
 #if defined(__x86_64__)
   if (dp_path()) { clk_dp_pack_b(transB, k, n, b, ldb, packed); return; }
 #endif
-  clk_pack_header h = {PACK_MAGIC, 0, k, n};
+  clk_pack_header h = {CLK_PACK_MAGIC, 0, k, n};
   float *data = packed_data(packed);
   h.data_offset = (uint32_t)((char *)data - (char *)packed);
   memcpy(packed, &h, sizeof h);
@@ -136,7 +135,6 @@ typedef struct {
  *   portable on x86 (ukr_portable.c) mc 128, mrmax 2  → 64 blocks (the largest)
  *   portable on arm64                mc 128, mrmax 4  → 32 blocks
  * Each block is 1 ≤ height ≤ mrmax ≤ CLK_MRMAX rows (heights differ by ≤ 1). */
-#define CLK_MAX_ROW_BLOCKS 64
 #define CLK_ROW_BLOCKS(mc, mrmax) (((mc) + (mrmax) - 1) / (mrmax))
 _Static_assert(CLK_ROW_BLOCKS(140, 14) <= CLK_MAX_ROW_BLOCKS, "avx512 tile has more row blocks than hs[]/bdst[] hold");
 _Static_assert(CLK_ROW_BLOCKS(144, 6) <= CLK_MAX_ROW_BLOCKS, "avx2 tile has more row blocks than hs[]/bdst[] hold");
@@ -298,7 +296,7 @@ int clk_sgemm_packed(long m, long n, long k, float alpha, const float *a, long l
                      const void *packed, float beta, float *c, long ldc) {
   clk_pack_header h;
   memcpy(&h, packed, sizeof h);
-  if ((h.magic != PACK_MAGIC && h.magic != CLK_DP_MAGIC) || h.k != k || h.n != n) return -1;
+  if ((h.magic != CLK_PACK_MAGIC && h.magic != CLK_DP_MAGIC) || h.k != k || h.n != n) return -1;
   if (m <= 0 || n <= 0) return 0;
   if (k <= 0 || alpha == 0) { scale_c(m, n, beta, c, ldc); return 0; }
 #if defined(__x86_64__)

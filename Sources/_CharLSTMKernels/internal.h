@@ -17,10 +17,12 @@ typedef void (*clk_ukr_fn)(long k, const float *a, long as, const float *b, floa
                            long ldc, float alpha, float beta);
 
 typedef struct {
-  void (*lstm_fwd)(long b0, long b1, long H, float *gates, const float *cPrev, float *c,
-                   float *tanhC, float *h);
-  void (*lstm_bwd)(long b0, long b1, long H, const float *gates, const float *cPrev,
-                   const float *tanhC, const float *dh, float *dc, float *dGates);
+  /* The cell over rows [b0, b1) and hidden units [j0, j1) (gates [B, 4H], state [B, H]). */
+  void (*lstm_fwd)(long b0, long b1, long H, long j0, long j1, float *gates,
+                   const float *cPrev, float *c, float *tanhC, float *h);
+  void (*lstm_bwd)(long b0, long b1, long H, long j0, long j1, const float *gates,
+                   const float *cPrev, const float *tanhC, const float *dh, float *dc,
+                   float *dGates);
   double (*softmax)(long r0, long r1, long cols, float *logits, const int32_t *targets,
                     float scale);
   void (*colsum)(long rows, long j0, long j1, const float *a, long lda, float *out);
@@ -94,6 +96,13 @@ static inline float clk_bf16_value(uint16_t h) {
   __builtin_memcpy(&x, &u, 4);
   return x;
 }
+
+/* Magic of a right-hand matrix packed in fp32 panels (gemm.c). */
+#define CLK_PACK_MAGIC 0x4b4c4331u /* "1CLK" */
+
+/* The most row blocks a task tile of any ISA splits into (gemm.c checks each ISA's mc and
+ * mrmax against it). */
+#define CLK_MAX_ROW_BLOCKS 64
 
 /* Magic of a right-hand matrix packed in bf16 pairs for VDPBF16PS (gemm_dpbf16.c). */
 #define CLK_DP_MAGIC 0x4b4c4333u /* "3CLK" */

@@ -24,7 +24,7 @@ static long chunk_rows(long rows, long per_row_work) {
 static void fwd_task(void *v, long t) {
   pw_job *J = v;
   long b0 = t * J->per, b1 = b0 + J->per < J->rows ? b0 + J->per : J->rows;
-  J->pw->lstm_fwd(b0, b1, J->H, J->gates, J->cPrev, J->c, J->tc, J->h);
+  J->pw->lstm_fwd(b0, b1, J->H, 0, J->H, J->gates, J->cPrev, J->c, J->tc, J->h);
 }
 
 void clk_lstm_cell_forward(long batch, long hidden, float *gates, const float *cPrev, float *c,
@@ -40,7 +40,7 @@ void clk_lstm_cell_forward(long batch, long hidden, float *gates, const float *c
 static void bwd_task(void *v, long t) {
   pw_job *J = v;
   long b0 = t * J->per, b1 = b0 + J->per < J->rows ? b0 + J->per : J->rows;
-  J->pw->lstm_bwd(b0, b1, J->H, J->cgates, J->cPrev, J->tanhC, J->dh, J->dc, J->dGates);
+  J->pw->lstm_bwd(b0, b1, J->H, 0, J->H, J->cgates, J->cPrev, J->tanhC, J->dh, J->dc, J->dGates);
 }
 
 void clk_lstm_cell_backward(long batch, long hidden, const float *gates, const float *cPrev,

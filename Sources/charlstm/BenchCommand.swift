@@ -136,6 +136,7 @@ struct BenchCommand: ParsableCommand {
     // The ceiling of the path bf16 products ran on: a VDPBF16PS-only loop (null where the
     // path has no bf16 unit and bf16 runs on the FMA kernels).
     result["bf16_dot_peak_gflops_per_thread"] = Kernels.bf16DotAvailable ? Kernels.measuredBF16DotPeak(seconds: 0.2) : NSNull()
+    result["bf16_dot_faster"] = Kernels.bf16DotIsFaster
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     let line = String(decoding: data, as: UTF8.self)
     Output.write(line + "\n")

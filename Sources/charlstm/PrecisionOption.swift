@@ -5,7 +5,8 @@ import CharLSTMKit
 ///
 /// `auto` takes the fastest path this CPU has whose quality is proven (README, Precision): for
 /// training, bf16 where the CPU has a bf16 unit this build drives (AVX512-BF16: the
-/// `avx512bf16` kernel path) and the model is large enough for bf16 to keep fp32's quality
+/// `avx512bf16` kernel path) that is faster than its fp32 FMAs (``Kernels/bf16DotIsFaster``:
+/// AMD Zen 4/5, not Intel's Sapphire Rapids class) and the model is large enough for bf16 to keep fp32's quality
 /// (``PrecisionChoice/bf16MinimumHidden``), else fp32. Elsewhere `bf16` runs the bf16 numerics (operands rounded to bfloat16, fp32
 /// accumulation) on the fp32 FMA kernels: the same results a bf16 unit gives up to summation
 /// order, for checking a recipe's quality in bf16; it is not faster there.
@@ -43,7 +44,7 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct PrecisionOptions: ParsableArguments {
-  @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (training: bf16 for hidden sizes of 512 and more where this CPU has AVX512-BF16, else fp32; generation: bf16 weights; eval: fp32). Default auto.")
+  @Option(help: "Matrix-product numerics: fp32, bf16 (bfloat16 operands, fp32 accumulation) or auto (training: bf16 for hidden sizes of 512 and more where this CPU's AVX512-BF16 outruns its fp32 FMAs, else fp32; generation: bf16 weights; eval: fp32). Default auto.")
   var precision: PrecisionChoice?
 
   /// The numerics of training products for a model with `hidden` units (`auto` when not given).

@@ -89,7 +89,7 @@ public final class Trainer {
   public let kernelPath: Kernels.ISA
   /// The path a resumed run's checkpoint recorded when this CPU lacks it (the run goes on, on
   /// ``kernelPath``, no longer bit for bit with an uninterrupted run); nil otherwise.
-  public private(set) var kernelPathChanged: String?
+  public let kernelPathChanged: String?
   /// Where the best-validation checkpoint goes (nil when checkpoints are off).
   public var bestCheckpointPath: String? { checkpointPath.map(Self.bestPath(for:)) }
 
@@ -216,7 +216,7 @@ public final class Trainer {
     // The recorded path where this CPU has it, else this thread's.
     let recorded = config.kernelPath.flatMap(Kernels.ISA.init(name:)).flatMap { $0.isSupported ? $0 : nil }
     self.kernelPath = recorded ?? Kernels.isa
-    if let name = config.kernelPath, recorded == nil { kernelPathChanged = name }
+    self.kernelPathChanged = recorded == nil ? config.kernelPath : nil
     var config = config
     config.kernelPath = kernelPath.name
     self.config = config

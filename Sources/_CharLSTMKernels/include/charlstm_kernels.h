@@ -99,6 +99,20 @@ void clk_lstm_cell_forward(long batch, long hidden, float *gates, const float *c
                            float *tanhC, float *h);
 void clk_lstm_cell_backward(long batch, long hidden, const float *gates, const float *cPrev,
                             const float *tanhC, const float *dh, float *dc, float *dGates);
+/* One time step of a layer's recurrence, the recurrent product fused with the cell:
+ *   forward:  gates [B, 4H] += hPrev [B, H] · Pᵀ, P = clk_pack_b(transB 1, k H, n 4H, W_hh),
+ *             then clk_lstm_cell_forward(B, H, gates, cPrev, c, tanhC, h);
+ *   backward: dh [B, H] += dGatesNext [B, 4H] · P, P = clk_pack_b(transB 0, k 4H, n H, W_hh)
+ *             (skipped when dGatesNext is NULL: the window's last step), then
+ *             clk_lstm_cell_backward(B, H, gates, cPrev, tanhC, dh, dc, dGates).
+ * Bit-identical to those two calls (which it makes itself where its fused path does not
+ * apply), for any thread count. Returns 0, or -1 (nothing written) when P's recorded k, n
+ * differ. */
+int clk_lstm_step_forward(long batch, long hidden, const float *hPrev, const void *packed,
+                          float *gates, const float *cPrev, float *c, float *tanhC, float *h);
+int clk_lstm_step_backward(long batch, long hidden, const float *dGatesNext, const void *packed,
+                           float *dh, const float *gates, const float *cPrev, const float *tanhC,
+                           float *dc, float *dGates);
 /* Returns Σ_rows −log softmax[target] (NaN if a target is outside [0, cols)). */
 double clk_softmax_xent(long rows, long cols, float *logits, const int32_t *targets,
                         float scale);
