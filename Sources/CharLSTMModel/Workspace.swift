@@ -60,8 +60,7 @@ final class Workspace<S: KernelScalar> {
     let rows = T * B
     var allocs: [UnsafeMutablePointer<S>] = []
     func make(_ count: Int) -> UnsafeMutablePointer<S> {
-      let p = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
-      p.initialize(repeating: 0, count: max(count, 1))
+      let p = Self.allocateZeroed(count)
       allocs.append(p)
       return p
     }
@@ -90,8 +89,7 @@ final class Workspace<S: KernelScalar> {
     let (V, E, H, L) = sizes
     let rows = steps * batch
     func make(_ count: Int) -> UnsafeMutablePointer<S> {
-      let p = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
-      p.initialize(repeating: 0, count: max(count, 1))
+      let p = Self.allocateZeroed(count)
       allocations.append(p)
       return p
     }
@@ -107,7 +105,20 @@ final class Workspace<S: KernelScalar> {
     }
   }
 
+  /// `count` zeros (at least one) on a 64-byte boundary. Cache-line-aligned rows matter where two
+  /// threads write neighbouring columns of the same rows (the fused recurrent step hands each
+  /// thread blocks of 32 hidden units: 128 bytes, two whole lines when the buffer is aligned,
+  /// three lines shared with the next block when it is not, as `malloc`'s 16-byte alignment
+  /// left them).
+  static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<S> {
+    let n = max(count, 1)
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<S>.stride, alignment: 64)
+    let p = raw.bindMemory(to: S.self, capacity: n)
+    p.initialize(repeating: 0, count: n)
+    return p
+  }
+
   deinit {
-    for p in allocations { p.deallocate() }
+    for p in allocations { UnsafeMutableRawPointer(p).deallocate() }
   }
 }

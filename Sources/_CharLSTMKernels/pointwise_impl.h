@@ -23,13 +23,20 @@ INL vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
 INL vf vmax(vf a, vf b) { return sel(a > b, a, b); }
 INL vf vmin(vf a, vf b) { return sel(a < b, a, b); }
 
+/* Where the ISA file defines PW_SCALEF(y, n) (y·2^n) and PW_ROUND(x) (to the nearest integer),
+ * exp scales by 2^n in one instruction (AVX-512 VSCALEFPS) instead of building two powers of
+ * two from integer bits; the same values in the normal range (both scalings are exact). */
 INL vf vexpf(vf x) {
   x = vmax(x, splat(-104.0f));
   x = vmin(x, splat(89.0f));
+#ifdef PW_SCALEF
+  vf n = PW_ROUND(x * 1.44269504088896341f);
+#else
   const float magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
   vf t = x * 1.44269504088896341f + magic;
   vf n = t - magic;
   vi ni = (vi)t - 0x4B400000;
+#endif
   vf r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   vf y = splat(1.9875691500E-4f);
@@ -39,9 +46,13 @@ INL vf vexpf(vf x) {
   y = y * r + 1.6666665459E-1f;
   y = y * r + 5.0000001201E-1f;
   y = y * (r * r) + r + 1.0f;
+#ifdef PW_SCALEF
+  return PW_SCALEF(y, n);
+#else
   vi n1 = ni >> 1, n2 = ni - n1;
   vf s1 = (vf)((n1 + 127) << 23), s2 = (vf)((n2 + 127) << 23);
   return y * s1 * s2;
+#endif
 }
 
 /* 1/d for d ≥ 1 (finite): PW_RCP(d) where the ISA file gives a fast reciprocal (AVX-512:
