@@ -68,6 +68,31 @@ where Self.RawSignificand: FixedWidthInteger {
     tanhC: UnsafePointer<Self>, dc: UnsafeMutablePointer<Self>,
     dGates: UnsafeMutablePointer<Self>)
 
+  /// True when ``lstmStackForward(batch:steps:hidden:layers:)`` and
+  /// ``lstmStackBackward(batch:steps:hidden:layers:)`` run a stack of `layers` layers of
+  /// `hidden` units over `batch` streams on this thread's kernels, and pay off there. The
+  /// default: false (the model then walks the layers one after the other).
+  static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool
+
+  /// The recurrences of every layer of a window as a wavefront: layer l runs step t while the
+  /// layers above run earlier steps (see ``LSTMStackLayer``). For each layer and step: gates_t
+  /// (+)= (layers ≥ 1: bias + x_t·W_ihᵀ) + h_{t−1}·W_hhᵀ, the cell, and `outDropped` rows =
+  /// h_t ⊙ `outMask`. The same values, bit for bit, as the layer-by-layer calls it replaces
+  /// (``gemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` for a layer's input projection
+  /// over the window, ``lstmStepForward(batch:hidden:hPrev:packed:gates:cPrev:c:tanhC:h:)`` per
+  /// step). Only where ``lstmStackRuns(layers:hidden:batch:)`` (precondition).
+  static func lstmStackForward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Self>>)
+
+  /// The backward recurrences of every layer as a wavefront, from the top: for each layer,
+  /// step T−1 down to 0, dHidden_t += dGates_{t+1}·W_hh (t < T−1) and the cell backward (dc
+  /// starts at 0); for layers ≥ 1 the layer below's dHidden_t = (dGates_t·W_ih) ⊙ its `outMask`.
+  /// Bit for bit the layer-by-layer calls
+  /// (``lstmStepBackward(batch:hidden:dGatesNext:packed:dh:gates:cPrev:tanhC:dc:dGates:)`` per
+  /// step, one product per layer for dX). Only where ``lstmStackRuns(layers:hidden:batch:)``.
+  static func lstmStackBackward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Self>>)
+
   /// Softmax cross-entropy over rows, fused with its gradient.
   ///
   /// `logits` [rows, cols] is overwritten by `scale·(softmax(logits) − onehot(target))`.
@@ -113,7 +138,74 @@ where Self.RawSignificand: FixedWidthInteger {
     packed: UnsafeRawPointer, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 }
 
+/// One layer of a stack whose recurrences run as a wavefront
+/// (``KernelScalar/lstmStackForward(batch:steps:hidden:layers:)``). Blocks of B rows are time
+/// steps; G = 4H; `inSize` is H above layer 0.
+public struct LSTMStackLayer<S: KernelScalar> {
+  /// in: the layer's input width.
+  public var inSize: Int
+  /// Forward: W_hh packed by ``KernelScalar/pack(transB:k:n:b:ldb:into:)`` as (transB: true,
+  /// k: H, n: G); backward: as (transB: false, k: G, n: H).
+  public var recurrent: UnsafeRawPointer
+  /// Layers ≥ 1 (nil for layer 0): W_ih packed, forward as (transB: true, k: in, n: G),
+  /// backward as (transB: false, k: G, n: in).
+  public var input: UnsafeRawPointer?
+  /// Layers ≥ 1: b_ih + b_hh [G].
+  public var biasSum: UnsafePointer<S>?
+  /// [T·B, G]: layer 0's arrive holding bias + x·W_ihᵀ; the forward leaves the activations.
+  public var gates: UnsafeMutablePointer<S>
+  /// [(T+1)·B, H] each: block 0 the carried state, block t+1 step t's.
+  public var cells: UnsafeMutablePointer<S>
+  public var hidden: UnsafeMutablePointer<S>
+  /// tanh(c_t) [T·B, H].
+  public var tanhC: UnsafeMutablePointer<S>
+  /// Dropout on the layer's output [T·B, H] (nil: none), and where output ⊙ mask goes.
+  public var outMask: UnsafePointer<S>?
+  public var outDropped: UnsafeMutablePointer<S>?
+  /// Backward: ∂L/∂h [T·B, H] (the top layer's given, the others' written), ∂L/∂gates
+  /// [T·B, G] (written) and ∂L/∂c scratch [B, H].
+  public var dHidden: UnsafeMutablePointer<S>?
+  public var dGates: UnsafeMutablePointer<S>?
+  public var dc: UnsafeMutablePointer<S>?
+
+  public init(
+    inSize: Int, recurrent: UnsafeRawPointer, input: UnsafeRawPointer?, biasSum: UnsafePointer<S>?,
+    gates: UnsafeMutablePointer<S>, cells: UnsafeMutablePointer<S>, hidden: UnsafeMutablePointer<S>,
+    tanhC: UnsafeMutablePointer<S>, outMask: UnsafePointer<S>?, outDropped: UnsafeMutablePointer<S>?,
+    dHidden: UnsafeMutablePointer<S>? = nil, dGates: UnsafeMutablePointer<S>? = nil,
+    dc: UnsafeMutablePointer<S>? = nil
+  ) {
+    self.inSize = inSize
+    self.recurrent = recurrent
+    self.input = input
+    self.biasSum = biasSum
+    self.gates = gates
+    self.cells = cells
+    self.hidden = hidden
+    self.tanhC = tanhC
+    self.outMask = outMask
+    self.outDropped = outDropped
+    self.dHidden = dHidden
+    self.dGates = dGates
+    self.dc = dc
+  }
+}
+
 extension KernelScalar {
+  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool { false }
+
+  public static func lstmStackForward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Self>>
+  ) {
+    preconditionFailure("no wavefront for \(Self.self): check lstmStackRuns first")
+  }
+
+  public static func lstmStackBackward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Self>>
+  ) {
+    preconditionFailure("no wavefront for \(Self.self): check lstmStackRuns first")
+  }
+
   public static func lstmStepForward(
     batch B: Int, hidden H: Int, hPrev: UnsafePointer<Self>, packed: UnsafeRawPointer,
     gates: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
@@ -297,6 +389,48 @@ extension Float: KernelScalar {
   ) {
     let status = clk_lstm_step_backward(batch, hidden, dGatesNext, packed, dh, gates, cPrev, tanhC, dc, dGates)
     precondition(status == 0, "lstmStepBackward: packed matrix was not made by pack(k: \(4 * hidden), n: \(hidden))")
+  }
+
+  /// The wavefront runs where this thread's kernels have it (fp32 products, H a multiple of 64,
+  /// 2 to 64 layers), there are threads to share it, and a step's product is small:
+  /// B·4H·H ≤ 2^24 multiply-adds. Splitting such a product between two cores gained nothing on
+  /// the Intel VM (2×128: 3.28 ms for a layer's 50 forward steps on one thread, 3.25 on two;
+  /// cores exchange the step's h), while two layers' steps on two cores at once ran the
+  /// recurrences of a 2×128 window 1.3–1.4× faster than the layer-by-layer walk on 2 threads;
+  /// for 2×512 the two were level, and the per-step split keeps the L2 footprint of one
+  /// layer's weights at a time.
+  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool {
+    Kernels.threads >= 2 && batch * 4 * hidden * hidden <= 1 << 24
+      && clk_lstm_stack_supported(layers, hidden) != 0
+  }
+
+  public static func lstmStackForward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Float>>
+  ) {
+    let status = withCLayers(layers) { clk_lstm_stack_forward(layers.count, batch, steps, hidden, $0) }
+    precondition(status == 0, "lstmStackForward: not supported here or a packed matrix does not match")
+  }
+
+  public static func lstmStackBackward(
+    batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Float>>
+  ) {
+    let status = withCLayers(layers) { clk_lstm_stack_backward(layers.count, batch, steps, hidden, $0) }
+    precondition(status == 0, "lstmStackBackward: not supported here or a packed matrix does not match")
+  }
+
+  /// The C layout of `layers`, on the stack, for the duration of `body`.
+  private static func withCLayers(
+    _ layers: UnsafeBufferPointer<LSTMStackLayer<Float>>, _ body: (UnsafeMutablePointer<clk_lstm_layer>) -> Int32
+  ) -> Int32 {
+    withUnsafeTemporaryAllocation(of: clk_lstm_layer.self, capacity: max(layers.count, 1)) { c in
+      for (i, y) in layers.enumerated() {
+        c[i] = clk_lstm_layer(
+          in: y.inSize, recurrent: y.recurrent, input: y.input, biasSum: y.biasSum, gates: y.gates,
+          cells: y.cells, hidden: y.hidden, tanhC: y.tanhC, outMask: y.outMask,
+          outDropped: y.outDropped, dHidden: y.dHidden, dGates: y.dGates, dc: y.dc)
+      }
+      return body(c.baseAddress!)
+    }
   }
 
   public static func softmaxCrossEntropy(

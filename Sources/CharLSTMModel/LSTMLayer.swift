@@ -46,6 +46,26 @@ enum LSTMLayer {
     var hidden: UnsafeMutablePointer<S>
   }
 
+  /// The input projection of every step at once: gates [T·B, G] = (b_ih + b_hh) + x·W_ihᵀ.
+  /// - Parameters:
+  ///   - input: x [T·B, in].
+  ///   - biasSum: written with b_ih + b_hh [G].
+  static func inputProjection<S: KernelScalar>(
+    batch B: Int, steps T: Int, inSize: Int, hidden H: Int, weights w: Weights<S>,
+    input: UnsafePointer<S>, gates: UnsafeMutablePointer<S>, biasSum: UnsafeMutablePointer<S>
+  ) {
+    let G = 4 * H
+    let rows = T * B
+    // biasSum [G] = b_ih + b_hh; every row of gates [T·B, G] starts from it.
+    biasSum.update(from: w.bIh, count: G)
+    S.accumulateColumnSums(rows: 1, cols: G, a: w.bHh, lda: G, out: biasSum)
+    for r in 0..<rows { (gates + r * G).update(from: biasSum, count: G) }
+    // gates [T·B, G] += x [T·B, in] · W_ihᵀ — the input projection of every step at once.
+    S.gemm(
+      transA: false, transB: true, m: rows, n: G, k: inSize, alpha: 1, a: input, lda: inSize,
+      b: w.wIh, ldb: inSize, beta: 1, c: gates, ldc: G)
+  }
+
   /// Forward over T steps.
   ///
   /// gates_t = x_t·W_ihᵀ + (b_ih + b_hh) + h_{t−1}·W_hhᵀ, then the fused cell.
@@ -62,15 +82,9 @@ enum LSTMLayer {
     act: Activations<S>, biasSum: UnsafeMutablePointer<S>, packed: UnsafeMutableRawPointer
   ) {
     let G = 4 * H
-    let rows = T * B
-    // biasSum [G] = b_ih + b_hh; every row of gates [T·B, G] starts from it.
-    biasSum.update(from: w.bIh, count: G)
-    S.accumulateColumnSums(rows: 1, cols: G, a: w.bHh, lda: G, out: biasSum)
-    for r in 0..<rows { (act.gates + r * G).update(from: biasSum, count: G) }
-    // gates [T·B, G] += x [T·B, in] · W_ihᵀ — the input projection of every step at once.
-    S.gemm(
-      transA: false, transB: true, m: rows, n: G, k: inSize, alpha: 1, a: input, lda: inSize,
-      b: w.wIh, ldb: inSize, beta: 1, c: act.gates, ldc: G)
+    inputProjection(
+      batch: B, steps: T, inSize: inSize, hidden: H, weights: w, input: input, gates: act.gates,
+      biasSum: biasSum)
     // Block 0 of h and c is the carried state.
     act.hidden.update(from: h0, count: B * H)
     act.cells.update(from: c0, count: B * H)
@@ -109,7 +123,6 @@ enum LSTMLayer {
     dInput: UnsafeMutablePointer<S>
   ) {
     let G = 4 * H
-    let rows = T * B
     dc.update(repeating: 0, count: B * H)  // ∂L/∂c_T = 0: nothing beyond the window.
     // packed ← W_hh [G, H] as a k×n = G×H right-hand operand.
     S.pack(transB: false, k: G, n: H, b: w.wHh, ldb: H, into: packed)
@@ -122,6 +135,25 @@ enum LSTMLayer {
         cPrev: act.cells + t * B * H, tanhC: act.tanhC + t * B * H, dc: dc,
         dGates: dGates + t * B * G)
     }
+    parameterGradients(
+      batch: B, steps: T, inSize: inSize, hidden: H, grads: grads, input: input, act: act,
+      dGates: dGates)
+    inputGradient(
+      batch: B, steps: T, inSize: inSize, hidden: H, weights: w, dGates: dGates, dInput: dInput)
+  }
+
+  /// The parameter gradients of a window from its ∂L/∂gates, over all T·B rows at once:
+  /// `dW_ih += dGatesᵀ·X`, `dW_hh += dGatesᵀ·H_{prev}`, `db_ih += Σ dGates`, `db_hh += Σ dGates`.
+  /// - Parameters:
+  ///   - grads: ACCUMULATED.
+  ///   - input: x [T·B, in]. - act: the forward's activations (for H_prev).
+  ///   - dGates: [T·B, G].
+  static func parameterGradients<S: KernelScalar>(
+    batch B: Int, steps T: Int, inSize: Int, hidden H: Int, grads: Gradients<S>,
+    input: UnsafePointer<S>, act: Activations<S>, dGates: UnsafePointer<S>
+  ) {
+    let G = 4 * H
+    let rows = T * B
     // The weight gradients stay fp32 products in bf16 runs (the mixed-precision recipe's one
     // exception): with them in bf16 the README's 2×512 recipe ended 0.013 nats behind fp32, with
     // them in fp32 0.004 behind (README, Precision).
@@ -138,9 +170,15 @@ enum LSTMLayer {
     // db_ih [G] += Σ_rows dGates; db_hh likewise (the two biases enter identically).
     S.accumulateColumnSums(rows: rows, cols: G, a: dGates, lda: G, out: grads.bIh)
     S.accumulateColumnSums(rows: rows, cols: G, a: dGates, lda: G, out: grads.bHh)
-    // dX [T·B, in] = dGates [T·B, G] · W_ih [G, in]
+  }
+
+  /// dX [T·B, in] = dGates [T·B, G] · W_ih [G, in] (overwritten).
+  static func inputGradient<S: KernelScalar>(
+    batch B: Int, steps T: Int, inSize: Int, hidden H: Int, weights w: Weights<S>,
+    dGates: UnsafePointer<S>, dInput: UnsafeMutablePointer<S>
+  ) {
     S.gemm(
-      transA: false, transB: false, m: rows, n: inSize, k: G, alpha: 1, a: dGates, lda: G,
+      transA: false, transB: false, m: T * B, n: inSize, k: 4 * H, alpha: 1, a: dGates, lda: 4 * H,
       b: w.wIh, ldb: inSize, beta: 0, c: dInput, ldc: inSize)
   }
 }

@@ -36,6 +36,9 @@ public final class CharModel<S: KernelScalar> {
   private var workspaces: [WorkspaceKey: Workspace<S>] = [:]
   /// Scratch for packed W_hh, large enough for both the forward (H×G) and backward (G×H) packs.
   private let packed: UnsafeMutableRawPointer
+  /// The wavefront's packed weights per layer (W_hh, and W_ih above layer 0), forward or
+  /// backward layout; made on its first window.
+  private var stackPacked: [(recurrent: UnsafeMutableRawPointer, input: UnsafeMutableRawPointer?)] = []
   /// Offsets of the tensors the passes use, resolved once.
   private let offsets: Offsets
 
@@ -133,7 +136,13 @@ public final class CharModel<S: KernelScalar> {
       headWeight: offset("head.weight"), headBias: offset("head.bias"))
   }
 
-  deinit { packed.deallocate() }
+  deinit {
+    packed.deallocate()
+    for (r, i) in stackPacked {
+      r.deallocate()
+      i?.deallocate()
+    }
+  }
 
   /// Sets every gradient to zero in place (no allocation).
   public func zeroGradients() {
@@ -408,35 +417,42 @@ public final class CharModel<S: KernelScalar> {
       Dropout.forward(count: rows * E, input: ws.embedded, mask: ws.inputMask!, output: ws.droppedInput!)
     }
     var x = UnsafePointer(layerInput(ws, 0, masks))  // [T·B, in]
-    for k in 0..<L {
-      let act = ws.layers[k]
-      if masks.weightDrop > 0 {
-        // W̃_k [G, H] = W_hh ⊙ M_k, once per window, before LSTMLayer.forward packs it.
-        WeightDrop.forward(
-          count: G * H, p: masks.weightDrop, weight: p + offsets.wHh[k], generator: &dropoutGenerator,
-          mask: ws.weightMasks[k], dropped: ws.droppedWeights[k])
-      }
-      LSTMLayer.forward(
-        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
-        input: x, h0: h + k * B * H, c0: c + k * B * H, act: act, biasSum: ws.biasSum,
-        packed: packed)
-      // Final state of layer k: block T of h and c.
-      (h + k * B * H).update(from: act.hidden + T * B * H, count: B * H)
-      (c + k * B * H).update(from: act.cells + T * B * H, count: B * H)
-      if masks.dropout > 0 {
-        if masks.locked {
-          Dropout.drawLockedMask(
-            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
-            mask: ws.masks[k])
-        } else {
-          Dropout.drawMask(
-            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
-            mask: ws.masks[k])
+    if S.lstmStackRuns(layers: L, hidden: H, batch: B) {
+      stackForward(
+        params: p, input: x, ws: ws, h: h, c: c, dropoutGenerator: &dropoutGenerator, masks: masks,
+        streams: streams)
+      x = UnsafePointer(layerOutput(ws, L - 1, masks))
+    } else {
+      for k in 0..<L {
+        let act = ws.layers[k]
+        if masks.weightDrop > 0 {
+          // W̃_k [G, H] = W_hh ⊙ M_k, once per window, before LSTMLayer.forward packs it.
+          WeightDrop.forward(
+            count: G * H, p: masks.weightDrop, weight: p + offsets.wHh[k], generator: &dropoutGenerator,
+            mask: ws.weightMasks[k], dropped: ws.droppedWeights[k])
         }
-        Dropout.forward(
-          count: rows * H, input: act.hidden + B * H, mask: ws.masks[k], output: ws.dropped[k])
+        LSTMLayer.forward(
+          batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
+          input: x, h0: h + k * B * H, c0: c + k * B * H, act: act, biasSum: ws.biasSum,
+          packed: packed)
+        // Final state of layer k: block T of h and c.
+        (h + k * B * H).update(from: act.hidden + T * B * H, count: B * H)
+        (c + k * B * H).update(from: act.cells + T * B * H, count: B * H)
+        if masks.dropout > 0 {
+          if masks.locked {
+            Dropout.drawLockedMask(
+              steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+              mask: ws.masks[k])
+          } else {
+            Dropout.drawMask(
+              steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+              mask: ws.masks[k])
+          }
+          Dropout.forward(
+            count: rows * H, input: act.hidden + B * H, mask: ws.masks[k], output: ws.dropped[k])
+        }
+        x = UnsafePointer(layerOutput(ws, k, masks))
       }
-      x = UnsafePointer(layerOutput(ws, k, masks))
     }
     Head.forward(
       rows: rows, hidden: H, vocab: V, input: x, weight: p + offsets.headWeight,
@@ -458,21 +474,26 @@ public final class CharModel<S: KernelScalar> {
       rows: rows, hidden: H, vocab: V, dLogits: ws.logits,
       input: layerOutput(ws, L - 1, masks), weight: p + offsets.headWeight,
       dWeight: g + offsets.headWeight, dBias: g + offsets.headBias, dInput: dOut)
-    for k in stride(from: L - 1, through: 0, by: -1) {
-      if masks.dropout > 0 { Dropout.backward(count: rows * H, mask: ws.masks[k], grad: dOut) }
-      // With weight drop the layer's dW_hh goes to ∂L/∂W̃ [G, H] (zeroed), then through M_k.
-      let dWhh = masks.weightDrop > 0 ? ws.dDroppedWeight! : g + offsets.wHh[k]
-      if masks.weightDrop > 0 { dWhh.update(repeating: 0, count: G * H) }
-      LSTMLayer.backward(
-        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
-        grads: LSTMLayer.Gradients(
-          wIh: g + offsets.wIh[k], wHh: dWhh, bIh: g + offsets.bIh[k], bHh: g + offsets.bHh[k]),
-        input: layerInput(ws, k, masks), act: ws.layers[k], dHidden: dOut, dGates: ws.dGates,
-        dc: ws.dc, packed: packed, dInput: dIn)
-      if masks.weightDrop > 0 {
-        WeightDrop.backward(count: G * H, mask: ws.weightMasks[k], dDropped: dWhh, dWeight: g + offsets.wHh[k])
-      }
+    if S.lstmStackRuns(layers: L, hidden: H, batch: B) {
+      stackBackward(params: p, grads: g, ws: ws, masks: masks, dTop: dOut, dInput: dIn)
       swap(&dOut, &dIn)
+    } else {
+      for k in stride(from: L - 1, through: 0, by: -1) {
+        if masks.dropout > 0 { Dropout.backward(count: rows * H, mask: ws.masks[k], grad: dOut) }
+        // With weight drop the layer's dW_hh goes to ∂L/∂W̃ [G, H] (zeroed), then through M_k.
+        let dWhh = masks.weightDrop > 0 ? ws.dDroppedWeight! : g + offsets.wHh[k]
+        if masks.weightDrop > 0 { dWhh.update(repeating: 0, count: G * H) }
+        LSTMLayer.backward(
+          batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H, weights: layerWeights(p, k, ws, masks),
+          grads: LSTMLayer.Gradients(
+            wIh: g + offsets.wIh[k], wHh: dWhh, bIh: g + offsets.bIh[k], bHh: g + offsets.bHh[k]),
+          input: layerInput(ws, k, masks), act: ws.layers[k], dHidden: dOut, dGates: ws.dGates,
+          dc: ws.dc, packed: packed, dInput: dIn)
+        if masks.weightDrop > 0 {
+          WeightDrop.backward(count: G * H, mask: ws.weightMasks[k], dDropped: dWhh, dWeight: g + offsets.wHh[k])
+        }
+        swap(&dOut, &dIn)
+      }
     }
     // After the last swap dOut holds ∂L/∂(layer 0's input) [T·B, E], back to ∂L/∂X_0 …
     if masks.locked { Dropout.backward(count: rows * E, mask: ws.inputMask!, grad: dOut) }
@@ -482,5 +503,140 @@ public final class CharModel<S: KernelScalar> {
     }
     Embedding.backward(
       rows: rows, embed: E, tokens: inputs, dOut: dOut, dWeight: g + offsets.embedding)
+  }
+
+  // MARK: - The layers as a wavefront
+
+  /// The layers' forward as a wavefront (``KernelScalar/lstmStackForward(batch:steps:hidden:layers:)``):
+  /// the same values as the layer-by-layer walk in ``forward(params:inputs:ws:h:c:logits:dropoutGenerator:masks:shard:)``,
+  /// whose mask draws it makes in the same order (per layer its W_hh mask, then its output's).
+  private func stackForward(
+    params p: UnsafePointer<S>, input x: UnsafePointer<S>, ws: Workspace<S>,
+    h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>,
+    dropoutGenerator: inout SeededGenerator, masks: Masks, streams: StreamShard
+  ) {
+    let (B, T) = (ws.batch, ws.steps)
+    let (E, H, L) = (config.embedSize, config.hiddenSize, config.layers)
+    let G = 4 * H
+    ws.prepareStack()
+    preparePackedStack()
+    for k in 0..<L {
+      if masks.weightDrop > 0 {
+        // W̃_k [G, H] = W_hh ⊙ M_k, once per window, before it is packed.
+        WeightDrop.forward(
+          count: G * H, p: masks.weightDrop, weight: p + offsets.wHh[k], generator: &dropoutGenerator,
+          mask: ws.weightMasks[k], dropped: ws.droppedWeights[k])
+      }
+      if masks.dropout > 0 {
+        if masks.locked {
+          Dropout.drawLockedMask(
+            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+            mask: ws.masks[k])
+        } else {
+          Dropout.drawMask(
+            steps: T, shard: streams, width: H, p: masks.dropout, generator: &dropoutGenerator,
+            mask: ws.masks[k])
+        }
+      }
+    }
+    // Layer 0's input projection over the whole window: gates_0 [T·B, G] = bias + X_0·W_ihᵀ.
+    LSTMLayer.inputProjection(
+      batch: B, steps: T, inSize: E, hidden: H, weights: layerWeights(p, 0, ws, masks), input: x,
+      gates: ws.layers[0].gates, biasSum: ws.stackBiasSums[0])
+    withUnsafeTemporaryAllocation(of: LSTMStackLayer<S>.self, capacity: L) { layers in
+      for k in 0..<L {
+        let w = layerWeights(p, k, ws, masks)
+        let act = ws.layers[k]
+        // W̃_hhᵀ [H, G], and above layer 0 W_ihᵀ [H, G] and b_ih + b_hh [G].
+        S.pack(transB: true, k: H, n: G, b: w.wHh, ldb: H, into: stackPacked[k].recurrent)
+        if k > 0 {
+          S.pack(transB: true, k: H, n: G, b: w.wIh, ldb: H, into: stackPacked[k].input!)
+          ws.stackBiasSums[k].update(from: w.bIh, count: G)
+          S.accumulateColumnSums(rows: 1, cols: G, a: w.bHh, lda: G, out: ws.stackBiasSums[k])
+        }
+        // Block 0 of h and c is the carried state.
+        act.hidden.update(from: h + k * B * H, count: B * H)
+        act.cells.update(from: c + k * B * H, count: B * H)
+        layers.initializeElement(
+          at: k,
+          to: LSTMStackLayer(
+            inSize: k == 0 ? E : H, recurrent: stackPacked[k].recurrent,
+            input: k > 0 ? UnsafeRawPointer(stackPacked[k].input!) : nil,
+            biasSum: k > 0 ? UnsafePointer(ws.stackBiasSums[k]) : nil, gates: act.gates,
+            cells: act.cells, hidden: act.hidden, tanhC: act.tanhC,
+            outMask: masks.dropout > 0 ? UnsafePointer(ws.masks[k]) : nil,
+            outDropped: masks.dropout > 0 ? ws.dropped[k] : nil))
+      }
+      S.lstmStackForward(batch: B, steps: T, hidden: H, layers: UnsafeBufferPointer(layers))
+    }
+    for k in 0..<L {
+      // Final state of layer k: block T of h and c.
+      (h + k * B * H).update(from: ws.layers[k].hidden + T * B * H, count: B * H)
+      (c + k * B * H).update(from: ws.layers[k].cells + T * B * H, count: B * H)
+    }
+  }
+
+  /// The layers' backward as a wavefront (``KernelScalar/lstmStackBackward(batch:steps:hidden:layers:)``),
+  /// then each layer's parameter gradients and layer 0's input gradient: the same values as the
+  /// layer-by-layer walk in ``backward(params:grads:inputs:ws:masks:)``.
+  /// - Parameters:
+  ///   - dTop: ∂L/∂(top layer's output, before its dropout) [T·B, H], from the head.
+  ///   - dInput: written with ∂L/∂(layer 0's input) [T·B, E].
+  private func stackBackward(
+    params p: UnsafePointer<S>, grads g: UnsafeMutablePointer<S>, ws: Workspace<S>, masks: Masks,
+    dTop: UnsafeMutablePointer<S>, dInput: UnsafeMutablePointer<S>
+  ) {
+    let (B, T) = (ws.batch, ws.steps)
+    let (E, H, L) = (config.embedSize, config.hiddenSize, config.layers)
+    let G = 4 * H
+    let rows = T * B
+    if masks.dropout > 0 { Dropout.backward(count: rows * H, mask: ws.masks[L - 1], grad: dTop) }
+    withUnsafeTemporaryAllocation(of: LSTMStackLayer<S>.self, capacity: L) { layers in
+      for k in 0..<L {
+        let w = layerWeights(p, k, ws, masks)
+        let act = ws.layers[k]
+        // W̃_hh [G, H], and above layer 0 W_ih [G, H] (for dX).
+        S.pack(transB: false, k: G, n: H, b: w.wHh, ldb: H, into: stackPacked[k].recurrent)
+        if k > 0 { S.pack(transB: false, k: G, n: H, b: w.wIh, ldb: H, into: stackPacked[k].input!) }
+        layers.initializeElement(
+          at: k,
+          to: LSTMStackLayer(
+            inSize: k == 0 ? E : H, recurrent: stackPacked[k].recurrent,
+            input: k > 0 ? UnsafeRawPointer(stackPacked[k].input!) : nil, biasSum: nil,
+            gates: act.gates, cells: act.cells, hidden: act.hidden, tanhC: act.tanhC,
+            outMask: masks.dropout > 0 ? UnsafePointer(ws.masks[k]) : nil, outDropped: nil,
+            dHidden: k == L - 1 ? dTop : ws.stackDHidden[k], dGates: ws.stackDGates[k],
+            dc: ws.stackDc[k]))
+      }
+      S.lstmStackBackward(batch: B, steps: T, hidden: H, layers: UnsafeBufferPointer(layers))
+    }
+    for k in stride(from: L - 1, through: 0, by: -1) {
+      // With weight drop the layer's dW_hh goes to ∂L/∂W̃ [G, H] (zeroed), then through M_k.
+      let dWhh = masks.weightDrop > 0 ? ws.dDroppedWeight! : g + offsets.wHh[k]
+      if masks.weightDrop > 0 { dWhh.update(repeating: 0, count: G * H) }
+      LSTMLayer.parameterGradients(
+        batch: B, steps: T, inSize: k == 0 ? E : H, hidden: H,
+        grads: LSTMLayer.Gradients(
+          wIh: g + offsets.wIh[k], wHh: dWhh, bIh: g + offsets.bIh[k], bHh: g + offsets.bHh[k]),
+        input: layerInput(ws, k, masks), act: ws.layers[k], dGates: ws.stackDGates[k])
+      if masks.weightDrop > 0 {
+        WeightDrop.backward(count: G * H, mask: ws.weightMasks[k], dDropped: dWhh, dWeight: g + offsets.wHh[k])
+      }
+    }
+    // dX_0 [T·B, E] = dGates_0 · W_ih_0
+    LSTMLayer.inputGradient(
+      batch: B, steps: T, inSize: E, hidden: H, weights: layerWeights(p, 0, ws, masks),
+      dGates: ws.stackDGates[0], dInput: dInput)
+  }
+
+  /// Allocates the wavefront's per-layer packed weights if they are not there yet.
+  private func preparePackedStack() {
+    guard stackPacked.isEmpty else { return }
+    let H = config.hiddenSize
+    let bytes = max(S.packedByteCount(k: H, n: 4 * H), S.packedByteCount(k: 4 * H, n: H))
+    stackPacked = (0..<config.layers).map { k in
+      (UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64),
+       k > 0 ? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) : nil)
+    }
   }
 }

@@ -47,6 +47,17 @@ final class Workspace<S: KernelScalar> {
   /// Weight drop: ∂L/∂W̃ of the layer being walked back [G, H].
   private(set) var dDroppedWeight: UnsafeMutablePointer<S>?
 
+  // Buffers of the wavefront over the layers (``KernelScalar/lstmStackRuns(layers:hidden:batch:)``),
+  // whose backward has every layer in flight at once; allocated by ``prepareStack()``.
+  /// Per layer k: b_ih + b_hh [G].
+  private(set) var stackBiasSums: [UnsafeMutablePointer<S>] = []
+  /// Per layer k: ∂L/∂gates [T·B, G] (layer 0's is ``dGates``).
+  private(set) var stackDGates: [UnsafeMutablePointer<S>] = []
+  /// Per layer k < L−1: ∂L/∂h [T·B, H] (the top layer's is the head's, ``dActA``).
+  private(set) var stackDHidden: [UnsafeMutablePointer<S>] = []
+  /// Per layer k: ∂L/∂c [B, H] (layer 0's is ``dc``).
+  private(set) var stackDc: [UnsafeMutablePointer<S>] = []
+
   private let sizes: (V: Int, E: Int, H: Int, L: Int)
   private var allocations: [UnsafeMutablePointer<S>] = []
 
@@ -103,6 +114,22 @@ final class Workspace<S: KernelScalar> {
       droppedWeights = (0..<L).map { _ in make(4 * H * H) }
       dDroppedWeight = make(4 * H * H)
     }
+  }
+
+  /// Allocates (zero-filled) the wavefront's buffers if they are not there yet.
+  func prepareStack() {
+    guard stackBiasSums.isEmpty else { return }
+    let (_, _, H, L) = sizes
+    let rows = steps * batch
+    func make(_ count: Int) -> UnsafeMutablePointer<S> {
+      let p = Self.allocateZeroed(count)
+      allocations.append(p)
+      return p
+    }
+    stackBiasSums = (0..<L).map { _ in make(4 * H) }
+    stackDGates = [dGates] + (1..<L).map { _ in make(rows * 4 * H) }
+    stackDHidden = (0..<(L - 1)).map { _ in make(rows * H) } + [dActA]
+    stackDc = [dc] + (1..<L).map { _ in make(batch * H) }
   }
 
   /// `count` zeros (at least one) on a 64-byte boundary. Cache-line-aligned rows matter where two

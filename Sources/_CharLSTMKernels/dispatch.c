@@ -113,8 +113,8 @@ int clk_bf16_dot_available(void) { return clk_ops()->bf16_dot; }
  * exits (a server's request threads, pool workers) frees its buffers: its first allocation
  * registers it with a pthread key whose destructor runs at thread exit. The main thread's
  * buffers are left to the process's exit (key destructors do not run for it). */
-static _Thread_local float *tl_buf[3];
-static _Thread_local size_t tl_cap[3];
+static _Thread_local float *tl_buf[4];
+static _Thread_local size_t tl_cap[4];
 static _Thread_local int tl_registered;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -124,7 +124,7 @@ static int scratch_key_ok;
  * lets a later destructor that runs a product allocate (and register) again. */
 static void free_scratch(void *unused) {
   (void)unused;
-  for (int s = 0; s < 3; s++) {
+  for (int s = 0; s < 4; s++) {
     free(tl_buf[s]);
     tl_buf[s] = NULL;
     tl_cap[s] = 0;

@@ -133,9 +133,9 @@ extern const clk_isa_ops clk_ops_avx512bf16;
 typedef void (*clk_task_fn)(void *ctx, long task);
 void clk_parallel_for(long ntasks, double work, clk_task_fn fn, void *ctx);
 
-/* Thread-local scratch (64-byte aligned, grown on demand, never shrunk). slot 2: an A packed
- * once for all tasks (gemm_dpbf16.c); slot 0: A panels,
- * slot 1: packed B of a plain gemm call. */
+/* Thread-local scratch (64-byte aligned, grown on demand, never shrunk). slot 0: A panels,
+ * slot 1: packed B of a plain gemm call, slot 2: an A packed once for all tasks
+ * (gemm_dpbf16.c), slot 3: the wavefront's counters (stack.c). */
 float *clk_scratch(int slot, size_t floats);
 
 #endif

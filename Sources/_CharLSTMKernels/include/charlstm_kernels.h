@@ -113,6 +113,38 @@ int clk_lstm_step_forward(long batch, long hidden, const float *hPrev, const voi
 int clk_lstm_step_backward(long batch, long hidden, const float *dGatesNext, const void *packed,
                            float *dh, const float *gates, const float *cPrev, const float *tanhC,
                            float *dc, float *dGates);
+/* One layer of a stack whose recurrences run as a wavefront (clk_lstm_stack_forward/backward:
+ * layer l at step t while layer l+1 runs an earlier step, every task on one thread). Shapes:
+ * B batch, T steps, H hidden, G = 4H, in = H above layer 0; blocks of B rows are time steps. */
+typedef struct {
+  long in;                /* input width (layers ≥ 1: H) */
+  /* forward: clk_pack_b(1, H, G, W_hh) and (layers ≥ 1) clk_pack_b(1, in, G, W_ih);
+   * backward: clk_pack_b(0, G, H, W_hh) and (layers ≥ 1) clk_pack_b(0, G, in, W_ih) */
+  const void *recurrent, *input;
+  const float *biasSum;   /* layers ≥ 1: [G] b_ih + b_hh */
+  float *gates;           /* [T·B, G]: layer 0 arrives with bias + x·W_ihᵀ; then activations */
+  float *cells, *hidden;  /* [(T+1)·B, H]: block 0 the carried state, block t+1 step t */
+  float *tanhC;           /* [T·B, H] */
+  const float *outMask;   /* [T·B, H] dropout on this layer's output, or NULL */
+  float *outDropped;      /* [T·B, H] output ⊙ outMask (with outMask): the next layer's input */
+  float *dHidden;         /* [T·B, H] ∂L/∂h: the top layer's given; lower layers' written */
+  float *dGates;          /* [T·B, G] written */
+  float *dc;              /* [B, H] scratch */
+} clk_lstm_layer;
+enum { CLK_STACK_MAX_LAYERS = 64 };
+/* 1 when the wavefront runs `layers` layers of `hidden` units on this thread's ISA and
+ * precision (fp32, H a multiple of 64, 2 ≤ layers ≤ CLK_STACK_MAX_LAYERS). */
+int clk_lstm_stack_supported(long layers, long hidden);
+/* Forward: for every layer and step, gates_t (+)= (layers ≥ 1: bias + x_t·W_ihᵀ) + h_{t−1}·W_hhᵀ,
+ * the cell, and outDropped rows = h_t ⊙ outMask. Backward: for every layer, from the top, step
+ * T−1 down to 0: dHidden_t += dGates_{t+1}·W_hh (t < T−1), the cell backward (dc starts at 0),
+ * and for layers ≥ 1 the layer below's dHidden_t = (dGates_t·W_ih) ⊙ its outMask. The same
+ * bits as clk_lstm_step_forward/backward per layer and step with clk_sgemm for the input
+ * projections and dX over whole windows, for any thread count. Returns 0, or -1 (nothing
+ * written) when not supported or a packed matrix does not match. */
+int clk_lstm_stack_forward(long layers, long batch, long steps, long hidden, clk_lstm_layer *l);
+int clk_lstm_stack_backward(long layers, long batch, long steps, long hidden, clk_lstm_layer *l);
+
 /* Returns Σ_rows −log softmax[target] (NaN if a target is outside [0, cols)). */
 double clk_softmax_xent(long rows, long cols, float *logits, const int32_t *targets,
                         float scale);
