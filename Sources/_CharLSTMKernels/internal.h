@@ -117,6 +117,20 @@ void clk_dp_sgemm_packed(long m, long n, long k, float alpha, const float *a, lo
                          const void *packed, float beta, float *c, long ldc);
 #endif
 
+/* Asks for the lines of rows [0, B) × hidden units [j0, j1) of what the backward cell reads and
+ * the forward pass saved long before (gates [B, 4H], c_{t−1} and tanh c_t [B, H]), into L2, so
+ * that they arrive while the step's product runs (recurrent.c, stack.c). */
+static inline void clk_prefetch_cell_inputs(long B, long H, long j0, long j1, const float *gates,
+                                            const float *cPrev, const float *tanhC) {
+  for (long b = 0; b < B; b++) {
+    for (long j = j0; j < j1; j += 16) {
+      for (int q = 0; q < 4; q++) __builtin_prefetch(gates + b * 4 * H + q * H + j, 0, 2);
+      __builtin_prefetch(cPrev + b * H + j, 0, 2);
+      __builtin_prefetch(tanhC + b * H + j, 0, 2);
+    }
+  }
+}
+
 const clk_isa_ops *clk_ops(void);
 extern const clk_isa_ops clk_ops_portable;
 extern const clk_pw_ops clk_pw_portable;

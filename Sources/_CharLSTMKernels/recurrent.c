@@ -72,7 +72,10 @@ static void forward_task(void *v, long t) {
 static void backward_task(void *v, long t) {
   const step_job *J = v;
   long H = J->H, j0 = t * HB;
-  if (J->a) panel_product(J, j0 / CLK_NR, J->dh + j0, H);
+  if (J->a) {
+    clk_prefetch_cell_inputs(J->B, H, j0, j0 + HB, J->saved, J->cPrev, J->tc);
+    panel_product(J, j0 / CLK_NR, J->dh + j0, H);
+  }
   J->ops->pw->lstm_bwd(0, J->B, H, j0, j0 + HB, J->saved, J->cPrev, J->tc, J->dh, J->dc,
                        J->dGates);
 }

@@ -117,8 +117,10 @@ static void bwd_rec(const stack_job *J, long l, long t) {
   clk_lstm_layer *Y = &J->layers[l];
   long B = J->B, H = J->H, G = 4 * H, T = J->T;
   float *dh = Y->dHidden + t * B * H;
-  if (t < T - 1)
+  if (t < T - 1) {
+    clk_prefetch_cell_inputs(B, H, 0, H, Y->gates + t * B * G, Y->cells + t * B * H, Y->tanhC + t * B * H);
     rows_product(J->ops, B, G, Y->dGates + (t + 1) * B * G, G, J->pf[l], 0, H / CLK_NR, dh, H, 1.0f);
+  }
   J->ops->pw->lstm_bwd(0, B, H, 0, H, Y->gates + t * B * G, Y->cells + t * B * H,
                        Y->tanhC + t * B * H, dh, Y->dc, Y->dGates + t * B * G);
 }

@@ -195,6 +195,9 @@ struct TrainCommand: ParsableCommand {
       let c = trainer.config
       if let r = regularizationSummary(c, model: m) { Output.note("regularization \(r)") }
       Output.note("model \(m.layers)×\(m.hiddenSize) LSTM, E \(m.embedSize), V \(m.vocabSize), \(grouped(m.parameterCount)) parameters · B \(c.batch) × T \(c.seqLength) · \(c.optimizer.rawValue) lr \(c.learningRate) · \(c.ranks.map { "\($0) ranks × " } ?? "")\(counted(Kernels.threads, "thread")) (\(trainer.kernelPath.name), \(trainer.precision.rawValue)) · setup \(formatDuration(Date().timeIntervalSince(t0)))")
+      if trainer.precision == .bf16 && !(Kernels.withISA(trainer.kernelPath) { Kernels.bf16DotAvailable } && Kernels.bf16DotIsFaster) {
+        Output.note("note: bf16 products are not faster than fp32 on this CPU (\(trainer.kernelPath.name): no bf16 unit that outruns its FMAs); --precision fp32 (or auto) trains faster here")
+      }
       if let then = trainer.kernelPathChanged {
         Output.note("the checkpoint's kernel path \(then) is not on this CPU: going on on \(trainer.kernelPath.name), no longer bit for bit with an uninterrupted run")
       }

@@ -128,4 +128,25 @@ import Testing
       }
     }
   }
+
+  /// `auto` takes bf16 only where the unit outruns the FMAs: false without the unit; with it,
+  /// the answer agrees with a longer measurement of the two loops (on the CPUs this runs on the
+  /// ratio is about 2 (Zen 4/5) or 0.5 (Sapphire Rapids); an ambiguous reading is not judged).
+  @Test func bf16DotIsFasterAgreesWithTheCeilings() {
+    guard Kernels.ISA.avx512bf16.isSupported else {
+      #expect(!Kernels.bf16DotIsFaster)
+      #expect(Kernels.fastestProvenPrecision == .fp32)
+      return
+    }
+    let ratio = Kernels.withISA(.avx512bf16) {
+      Kernels.measuredBF16DotPeak(seconds: 0.05) / Kernels.measuredFMAPeak(seconds: 0.05)
+    }
+    if ratio > 1.6 || ratio < 0.9 {
+      #expect(Kernels.bf16DotIsFaster == (ratio > 1.25), "VDPBF16PS ÷ FMA measured \(ratio)")
+    }
+    Kernels.withISA(.avx512bf16) {
+      #expect(Kernels.fastestProvenPrecision == (Kernels.bf16DotIsFaster ? .bf16 : .fp32))
+    }
+    Kernels.withISA(.avx512) { #expect(Kernels.fastestProvenPrecision == .fp32, "emulated bf16 is never faster") }
+  }
 }

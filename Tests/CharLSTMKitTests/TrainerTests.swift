@@ -282,6 +282,14 @@ import Testing
     var h: [Float] = [3, -4, 0.5]
     h.withUnsafeMutableBufferPointer { GradientClipping.clipValue($0, 1) }
     #expect(h == [1, -1, 0.5])
+    // A long vector (16-lane blocks, 4,096-element chunks and a tail) against a Double sum.
+    var gen = SeededGenerator(seed: 4)
+    var long = (0..<10_007).map { _ in Float(gen.nextUnitDouble() * 2 - 1) }
+    let want = long.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    let got = long.withUnsafeMutableBufferPointer { GradientClipping.clipGlobalNorm($0, maxNorm: 0) }
+    #expect(abs(got - want) <= 1e-6 * want, "norm \(got), Double \(want)")
+    long[9_000] = .nan
+    #expect(long.withUnsafeMutableBufferPointer { GradientClipping.clipGlobalNorm($0, maxNorm: 1) }.isNaN)
   }
 
   @Test func adamMatchesItsFormulaOnOneStep() {
