@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Read the text as N parallel streams, 1 to 65536 (faster; each stream starts from a zero state).")
   var streams: Int = 1
 
-  @Option(help: "Window length for the streams, 1 to 65536.")
+  @Option(help: "Window length for the streams, 1 to 65536 (and the pieces --windows reads its windows in: memory, not the result).")
   var seq: Int = 100
 
   @Flag(help: "Skip characters the model does not know (default: map to its unknown symbol, or fail).")
@@ -80,7 +80,9 @@ struct EvalCommand: ParsableCommand {
     } ?? all[...]
     try Evaluation.check(model: ckpt.model, tokens: tokens.count, batch: streams, seqLength: seq)
     if let windows {
-      try Evaluation.check(model: ckpt.model, tokens: windows * min(samples, 100) + 1, batch: min(samples, 100), seqLength: windows)
+      // Scored 100 windows at a time, each in pieces of --seq steps.
+      let piece = min(windows, seq)
+      try Evaluation.check(model: ckpt.model, tokens: piece * min(samples, 100) + 1, batch: min(samples, 100), seqLength: piece)
     }
     let model: CharModel<Float>
     if trainedWeights {
@@ -97,7 +99,7 @@ struct EvalCommand: ParsableCommand {
     }
     guard n > 0 else { throw ValidationError("\(corpus) has fewer than 2 characters; nothing to predict") }
     let windowed = try windows.map { w throws -> Double in
-      guard let l = Kernels.withPrecision(precision, { Evaluation.windowedLoss(model: model, tokens: tokens, window: w, samples: samples, seed: seed) }) else {
+      guard let l = Kernels.withPrecision(precision, { Evaluation.windowedLoss(model: model, tokens: tokens, window: w, samples: samples, seed: seed, seqLength: seq) }) else {
         throw ValidationError("--windows \(w) needs a text longer than one window (\(counted(tokens.count, "character")) here); give a shorter --windows")
       }
       return l

@@ -26,6 +26,11 @@ import Testing
     // Reproducible, independent of the batch, and different for another seed.
     #expect(Evaluation.windowedLoss(model: model, tokens: ids[...], window: window, samples: samples, seed: 99, batch: 23) .map { abs($0 - got) <= 1e-6 * got } == true)
     #expect(Evaluation.windowedLoss(model: model, tokens: ids[...], window: window, samples: samples, seed: 100, batch: 5) != got)
+    // Read in pieces of 4 steps (4 + 4 + 4 + 4 + 1) with the state carried from piece to piece:
+    // the same figure as the whole windows scored at once (a state reset between pieces would
+    // score five short windows instead, a higher loss).
+    let pieces = try #require(Evaluation.windowedLoss(model: model, tokens: ids[...], window: window, samples: samples, seed: 99, batch: 5, seqLength: 4))
+    #expect(abs(pieces - want) <= 1e-6 * want, "\(pieces) vs \(want)")
     // A zero state makes the first predictions harder: the windowed figure is above the carried one.
     let carried = Evaluation.meanLoss(model: model, tokens: ids[...], batch: 1, seqLength: 50).loss
     #expect(got.isFinite && carried.isFinite)

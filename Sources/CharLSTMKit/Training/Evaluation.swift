@@ -130,38 +130,49 @@ public enum Evaluation {
   /// context, so this is higher than the carried-state ``meanLoss(model:tokens:batch:seqLength:)``).
   ///
   /// Window starts are drawn uniformly from [0, count − window − 1] by a ``SeededGenerator`` of
-  /// `seed`, so the figure is reproducible; windows are scored `batch` at a time (the result does
-  /// not depend on `batch`, up to the order of a Double sum).
+  /// `seed`, so the figure is reproducible; windows are scored `batch` at a time, each read in
+  /// pieces of at most `seqLength` steps with the state carried from piece to piece, so memory
+  /// is that of a `batch` × `seqLength` evaluation whatever the window (the result does not
+  /// depend on `batch` or `seqLength`, up to the order of a Double sum).
   /// - Returns: the mean loss over `samples × window` predictions, or nil when the text is not
   ///   longer than one window.
   public static func windowedLoss(
-    model: CharModel<Float>, tokens: TokenSlice, window: Int, samples: Int, seed: UInt64, batch: Int = 100
+    model: CharModel<Float>, tokens: TokenSlice, window: Int, samples: Int, seed: UInt64, batch: Int = 100,
+    seqLength: Int = 100
   ) -> Double? {
-    precondition(window >= 1 && samples >= 1 && batch >= 1, "windowed evaluation needs window, samples and batch ≥ 1")
+    precondition(
+      window >= 1 && samples >= 1 && batch >= 1 && seqLength >= 1,
+      "windowed evaluation needs window, samples, batch and seqLength ≥ 1")
     guard tokens.count > window + 1 else { return nil }
     var g = SeededGenerator(seed: seed)
     let span = UInt64(tokens.count - window - 1)
     let starts = (0..<samples).map { _ in tokens.startIndex + Int(g.next() % (span + 1)) }
     var total = 0.0
-    var inputs = [Int32](repeating: 0, count: min(batch, samples) * window)
+    let piece = min(seqLength, window)
+    var inputs = [Int32](repeating: 0, count: min(batch, samples) * piece)
     var targets = inputs
     var done = 0
     while done < samples {
       let B = min(batch, samples - done)
-      for t in 0..<window {
-        for b in 0..<B {
-          let i = starts[done + b] + t
-          inputs[t * B + b] = tokens[i]
-          targets[t * B + b] = tokens[i + 1]
-        }
-      }
       var state = LSTMState<Float>.zeros(for: model.config, batch: B)
-      total += inputs.withUnsafeBufferPointer { x in
-        targets.withUnsafeBufferPointer { y in
-          model.evaluateWindow(
-            inputs: UnsafeBufferPointer(rebasing: x[..<(window * B)]), targets: UnsafeBufferPointer(rebasing: y[..<(window * B)]),
-            batch: B, steps: window, state: &state)
+      var t0 = 0
+      while t0 < window {
+        let T = min(piece, window - t0)
+        for t in 0..<T {
+          for b in 0..<B {
+            let i = starts[done + b] + t0 + t
+            inputs[t * B + b] = tokens[i]
+            targets[t * B + b] = tokens[i + 1]
+          }
         }
+        total += inputs.withUnsafeBufferPointer { x in
+          targets.withUnsafeBufferPointer { y in
+            model.evaluateWindow(
+              inputs: UnsafeBufferPointer(rebasing: x[..<(T * B)]), targets: UnsafeBufferPointer(rebasing: y[..<(T * B)]),
+              batch: B, steps: T, state: &state)
+          }
+        }
+        t0 += T
       }
       done += B
     }
