@@ -263,7 +263,7 @@ struct TrainCommand: ParsableCommand {
     let out = self.out ?? defaultCheckpointPath(for: corpus ?? DefaultCorpus.fileName)
     let files = RunFiles(checkpoint: out)
     if ranks.lead {
-      try checkRunFiles(files, continuing: false)
+      try checkRunFiles(files, continuing: false, corpus: corpus)
       try prepareDirectory(for: out)
     }
     let loaded = try loadCorpus(options: text.options, documents: documents ?? .stream, files: files)
@@ -292,7 +292,7 @@ struct TrainCommand: ParsableCommand {
     }
     let files = RunFiles(checkpoint: out)
     if ranks.lead {
-      try checkRunFiles(files, continuing: false)
+      try checkRunFiles(files, continuing: false, corpus: corpus)
       try prepareDirectory(for: out)
     }
     // The parent's text options; every character read, so rare ones it knows keep their rows.
@@ -413,7 +413,7 @@ struct TrainCommand: ParsableCommand {
     let corpusPath = corpus ?? info.path
     let out = self.out ?? path
     let files = RunFiles(checkpoint: out)
-    if ranks.lead { try checkRunFiles(files, continuing: sameFile(out, path)) }
+    if ranks.lead { try checkRunFiles(files, continuing: sameFile(out, path), corpus: corpusPath) }
     if let steps, steps < (ckpt.state?.step ?? 0) {
       throw ValidationError("--steps \(steps) is below the checkpoint's step \(ckpt.state?.step ?? 0): --steps is the total to train to; give a larger number")
     }
@@ -441,7 +441,15 @@ struct TrainCommand: ParsableCommand {
   }
 
   /// The run's files may be written: refusals name the flag that would change the answer.
-  private func checkRunFiles(_ files: RunFiles, continuing: Bool) throws {
+  private func checkRunFiles(_ files: RunFiles, continuing: Bool, corpus: String?) throws {
+    if let corpus, corpus != DefaultCorpus.recordedPath {
+      do { try files.checkNotCorpus(corpus) } catch {
+        if case .isCorpus(let p, _, let inFolder) = error {
+          throw ValidationError("--out \(files.checkpoint) would write over \(inFolder ? "\(p), a text of the corpus folder \(corpus)" : p == files.checkpoint ? "the corpus \(corpus)" : "the corpus \(corpus) (as \(p))"), even with --overwrite; choose an --out outside the corpus, e.g. --out \(defaultCheckpointPath(for: corpus))")
+        }
+        throw error
+      }
+    }
     do { try files.check(continuing: continuing, overwrite: overwrite) } catch {
       if CheckpointLock.isHeld(checkpoint: files.checkpoint) { throw CheckpointLockError.held(checkpoint: files.checkpoint) }
       switch error {
@@ -453,6 +461,8 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError("\(p) already exists: continue that run with --resume \(p), replace it with --overwrite, or choose another --out")
       case .exists(let p, _):
         throw ValidationError("\(p) already exists and is not this run's; replace it with --overwrite or choose another --out")
+      case .isCorpus:
+        throw ValidationError("\(error); choose another --out")
       }
     }
   }

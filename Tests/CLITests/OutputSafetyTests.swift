@@ -84,6 +84,45 @@ import Testing
     #expect(below.status == 1 && below.stderr.contains("below the checkpoint's step 5"), "\(below.stderr)")
   }
 
+  /// `--overwrite` replaces another run's files, never the text the run trains on: not the corpus
+  /// file (under any spelling, or as a run's best copy or log), not a text of a corpus folder.
+  @Test func noOutputIsTheCorpusEvenWithOverwrite() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    let original = FileManager.default.contents(atPath: text)
+    let data = dir.path + "/data"
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    let inside = dir.write("data/a.txt", original.map(Array.init) ?? [])
+    #expect(symlink(text, dir.path + "/alias.txt") == 0)
+    let before = entries(dir.path)
+    let cases: [([String], String)] = [
+      ([text, "--out", text], text),
+      ([text, "--out", dir.path + "/./c.txt"], text),
+      ([dir.path + "/alias.txt", "--out", text], text),  // the corpus through a link
+      ([data, "--out", inside], inside),
+      ([data, "--out", data + "/../data/a.txt"], "a.txt"),
+    ]
+    for (args, named) in cases {
+      let r = try CLI.run(["train"] + args + ["--overwrite", "--steps", "2"] + tiny)
+      #expect(r.status == 1, "\(args): \(r.stderr)")
+      #expect(r.stderr.contains("write over") && r.stderr.contains(named) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+    }
+    #expect(entries(dir.path) == before, "nothing was created")
+    // The corpus as the run's log: --out x.safetensors with a corpus named x.log.jsonl.
+    let asLog = dir.write("x.log.jsonl", original.map(Array.init) ?? [])
+    let r = try CLI.run(["train", asLog, "--out", dir.path + "/x.safetensors", "--overwrite", "--steps", "2"] + tiny)
+    #expect(r.status == 1 && r.stderr.contains("write over"), "\(r.stderr)")
+    #expect(FileManager.default.contents(atPath: asLog) == original)
+    #expect(FileManager.default.contents(atPath: text) == original)
+    #expect(FileManager.default.contents(atPath: inside) == original)
+    // A checkpoint of an earlier run inside a corpus folder is still replaced with --overwrite.
+    let ckpt = data + "/run.safetensors"
+    #expect(try CLI.run(["train", data, "--out", ckpt, "--steps", "2"] + tiny).status == 0)
+    let again = try CLI.run(["train", data, "--out", ckpt, "--steps", "2", "--seed", "5", "--overwrite"] + tiny)
+    #expect(again.status == 0, "\(again.stderr)")
+  }
+
   @Test func aDirectoryCorpusNeverReadsTheRunsOwnFolder() throws {
     let dir = Scratch()
     defer { dir.cleanup() }

@@ -56,6 +56,47 @@ public struct RunFiles: Sendable, Equatable {
     }
   }
 
+  /// The run's files are not its training text, whatever `overwrite` says: none of them is the
+  /// corpus file itself, and for a folder corpus none is an existing file inside the folder other
+  /// than a charlstm checkpoint or run log (the texts a folder corpus is made of). Paths are
+  /// compared as files (device and inode; resolved folders), so links and `./` spellings count.
+  /// - Throws: ``RunFilesError/isCorpus(path:corpus:inFolder:)`` naming the first such file.
+  public func checkNotCorpus(_ corpus: String) throws(RunFilesError) {
+    var corpusStat = stat()
+    guard stat(corpus, &corpusStat) == 0 else { return }  // no corpus there: nothing to protect
+    let folder = (corpusStat.st_mode & S_IFMT) == S_IFDIR ? Self.resolved(corpus) : nil
+    for path in outputs + [lock] {
+      var s = stat()
+      guard stat(path, &s) == 0 else { continue }
+      if s.st_dev == corpusStat.st_dev && s.st_ino == corpusStat.st_ino {
+        throw .isCorpus(path: path, corpus: corpus, inFolder: false)
+      }
+      guard let folder, (s.st_mode & S_IFMT) == S_IFREG, let real = Self.resolved(path),
+        real.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
+      else { continue }
+      if path == lock || Self.looksLikeCheckpoint(path) || Self.looksLikeRunLog(path) { continue }
+      throw .isCorpus(path: path, corpus: corpus, inFolder: true)
+    }
+  }
+
+  /// `path` with every link and `.`/`..` resolved, or nil when it does not exist.
+  static func resolved(_ path: String) -> String? {
+    guard let p = realpath(path, nil) else { return nil }
+    defer { free(p) }
+    return String(cString: p)
+  }
+
+  /// True when `path` starts like a run log of ``RunLogWriter`` (its first line's first key).
+  static func looksLikeRunLog(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var head = [UInt8](repeating: 0, count: 32)
+    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return n == 0 }  // an empty log (a run that wrote nothing yet)
+    return String(decoding: head[0..<n], as: UTF8.self).hasPrefix("{\"checkpoint\":")
+  }
+
   /// Removes temporary files that interrupted saves of this run's checkpoint, best copy and log left
   /// (a save killed by SIGKILL). Call only while holding the run's lock: no other process is
   /// then writing them.
@@ -99,12 +140,16 @@ public enum RunFilesError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A regular file is there already and this run does not own it (`isCheckpoint`: it is a
   /// charlstm checkpoint, so resuming it may be what was meant).
   case exists(path: String, isCheckpoint: Bool)
+  /// The file is the run's corpus (`inFolder` false) or one of the texts of its corpus folder.
+  case isCorpus(path: String, corpus: String, inFolder: Bool)
 
   /// One line naming the file.
   public var description: String {
     switch self {
     case .isDirectory(let p): return "\(p) is a directory; a checkpoint path names a file, e.g. \(p.hasSuffix("/") ? p : p + "/")model.safetensors"
     case .notAFile(let p, let why): return "\(p) cannot be written: \(why)"
+    case .isCorpus(let p, let corpus, let inFolder):
+      return "\(p) is \(inFolder ? "a text of the corpus folder \(corpus)" : "the corpus \(corpus)"); a run never writes over its training text"
     case .exists(let p, let ckpt): return "\(p) already exists\(ckpt ? " (a checkpoint of another run)" : "") and would be replaced"
     }
   }
