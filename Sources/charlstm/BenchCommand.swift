@@ -60,7 +60,6 @@ struct BenchCommand: ParsableCommand {
       try trainingConfig.validate()
       try sampling(rep: 0).validate()
     } catch { throw ValidationError(userMessage(error, command: self)) }
-    if let json { try JSONAppender.checkPath(json) }
   }
 
   var trainingConfig: TrainingConfig {
@@ -83,6 +82,8 @@ struct BenchCommand: ParsableCommand {
   }
 
   func run() throws {
+    // The results file first: a refusal is a one-line run-time error, before any work.
+    if let json { try JSONAppender.checkPath(json) }
     threads.apply()
     let (tokenizer, tokens) = try data()
     let V = tokenizer.vocabulary.count
@@ -184,6 +185,8 @@ enum JSONAppender {
     var st = stat()
     if stat(path, &st) == 0 {
       if let why = refusal(st.st_mode) { throw failure(why + "; give a regular file") }
+      if RunFiles.isSafetensorsFile(path) { throw failure("it is a checkpoint (safetensors), which a line of JSON would corrupt; give a .jsonl file") }
+      if RunFiles.isRunLogFile(path) { throw failure("it is a training run's log, which a bench line would make unreadable; give another .jsonl file") }
       // Opening for appending writes nothing, creates nothing and shows a file that refuses
       // writes (read-only, /proc) before the benchmark runs.
       let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)

@@ -123,6 +123,26 @@ import Testing
     #expect(again.status == 0, "\(again.stderr)")
   }
 
+  /// `bench --json` appends to a results file; it never appends to a checkpoint or a run log.
+  @Test func benchJSONNeverAppendsToACheckpointOrARunLog() throws {
+    let dir = Scratch()
+    defer { dir.cleanup() }
+    let text = corpus(dir)
+    let ckpt = dir.path + "/m.safetensors"
+    #expect(try CLI.run(["train", text, "--out", ckpt, "--steps", "2"] + tiny).status == 0)
+    let bench = ["bench", "train", "--hidden", "8", "--embed", "4", "--batch", "2", "--seq", "4", "--steps", "1", "--warmup", "0", "--threads", "1", "--json"]
+    for (target, words) in [(ckpt, "checkpoint"), (dir.path + "/m.best.safetensors", "checkpoint"), (dir.path + "/m.log.jsonl", "log")] {
+      let before = FileManager.default.contents(atPath: target)
+      let r = try CLI.run(bench + [target])
+      #expect(r.status == 1 && r.stderr.contains(words) && r.stderr.split(separator: "\n").count == 1, "\(target): \(r.stderr)")
+      #expect(FileManager.default.contents(atPath: target) == before, "\(target) is unchanged")
+    }
+    let results = dir.path + "/results.jsonl"
+    for _ in 0..<2 { #expect(try CLI.run(bench + [results]).status == 0) }
+    let lines = String(decoding: FileManager.default.contents(atPath: results) ?? Data(), as: UTF8.self).split(separator: "\n")
+    #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("{") }, "\(lines)")
+  }
+
   @Test func aDirectoryCorpusNeverReadsTheRunsOwnFolder() throws {
     let dir = Scratch()
     defer { dir.cleanup() }

@@ -119,6 +119,23 @@ public struct RunFiles: Sendable, Equatable {
     PathKind(of: path) == .regular && looksLikeCheckpoint(path)
   }
 
+  /// True when `path` is a regular file that starts like a charlstm run log.
+  public static func isRunLogFile(_ path: String) -> Bool {
+    PathKind(of: path) == .regular && looksLikeRunLog(path)
+  }
+
+  /// True when `path` is a regular file that starts like any safetensors file: an 8-byte
+  /// little-endian header length, then a JSON object.
+  public static func isSafetensorsFile(_ path: String) -> Bool {
+    guard PathKind(of: path) == .regular else { return false }
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var head = [UInt8](repeating: 0, count: 10)
+    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    return n == 10 && head[8] == UInt8(ascii: "{") && (head[9] == UInt8(ascii: "\"") || head[9] == UInt8(ascii: "}"))
+  }
+
   /// True when `path` starts like a safetensors file with charlstm's metadata.
   static func looksLikeCheckpoint(_ path: String) -> Bool {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
