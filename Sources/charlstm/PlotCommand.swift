@@ -54,6 +54,14 @@ struct PlotCommand: ParsableCommand {
       throw ValidationError("--out \(out) is a folder; give a file path, e.g. --out \(out.hasSuffix("/") ? out : out + "/")curves.svg")
     }
     if let why = PathKind(of: out).refusal { throw ValidationError("\(out) cannot be written: \(why); choose another --out") }
+    // What a figure must never replace, --overwrite or not: the logs it is drawn from (and the
+    // checkpoints named for them), any checkpoint, any run log.
+    for path in logs where sameFile(out, path) || sameFile(out, Self.logPath(path)) {
+      throw ValidationError("--out \(out) is \(sameFile(out, path) ? path : Self.logPath(path)), which this figure is drawn from; choose another --out, e.g. --out curves.svg")
+    }
+    if RunFiles.isSafetensorsFile(out) || RunFiles.isRunLogFile(out) {
+      throw ValidationError("--out \(out) is a \(RunFiles.isRunLogFile(out) ? "run log" : "checkpoint"), which a figure never replaces (not even with --overwrite); choose another --out, e.g. --out curves.svg")
+    }
     if PathKind(of: out) == .regular && !overwrite && !Self.isOwnFigure(out) {
       throw ValidationError("\(out) already exists and is not a figure written by 'charlstm plot'; replace it with --overwrite or choose another --out")
     }

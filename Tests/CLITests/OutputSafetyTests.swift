@@ -174,6 +174,15 @@ import Testing
     #expect(first.status == 0, "\(first.stderr)")
     let again = try CLI.run(["plot", dir.path + "/p.best.safetensors", "--out", svg])
     #expect(again.status == 0, "its own figure is replaced; a best copy means the run's log: \(again.stderr)")
+    // Never over what it is drawn from, nor any checkpoint or run log, even with --overwrite.
+    let other = dir.path + "/q.safetensors"
+    #expect(try CLI.run(["train", text, "--out", other, "--steps", "2"] + tiny).status == 0)
+    for target in [ckpt, dir.path + "/p.log.jsonl", dir.path + "/p.best.safetensors", other, dir.path + "/q.log.jsonl"] {
+      let before = FileManager.default.contents(atPath: target)
+      let r = try CLI.run(["plot", ckpt, "--out", target, "--overwrite"])
+      #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1, "\(target): \(r.stderr)")
+      #expect(FileManager.default.contents(atPath: target) == before, "\(target) is unchanged")
+    }
     let notes = dir.write("notes.svg", Array("<svg>mine</svg>".utf8))
     let refused = try CLI.run(["plot", ckpt, "--out", notes])
     #expect(refused.status == 1 && refused.stderr.contains("--overwrite"), "\(refused.stderr)")
