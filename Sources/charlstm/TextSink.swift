@@ -9,15 +9,16 @@ final class TextSink {
   private let file: AtomicFileWriter?
 
   /// A sink for `output` (nil: standard output). The path must be missing or a regular file
-  /// that is not a checkpoint, and an existing file is replaced only with `overwrite`.
+  /// that is not a checkpoint (any safetensors file) or a run log, and an existing file is replaced only with `overwrite`.
   init(output: String?, overwrite: Bool) throws {
     guard let path = output else {
       file = nil
       return
     }
     if let why = PathKind(of: path).refusal { throw ValidationError("\(path) cannot be written: \(why); choose another --output") }
-    if RunFiles.isCheckpointFile(path) {
-      throw ValidationError("\(path) is a charlstm checkpoint; --output never replaces one: choose another --output")
+    if RunFiles.isSafetensorsFile(path) || RunFiles.isRunLogFile(path) {
+      let what = RunFiles.isCheckpointFile(path) ? "a charlstm checkpoint" : RunFiles.isRunLogFile(path) ? "a training run's log" : "a safetensors checkpoint"
+      throw ValidationError("\(path) is \(what); --output never replaces one: choose another --output")
     }
     if PathKind(of: path) == .regular && !overwrite {
       throw ValidationError("\(path) already exists and would be replaced; pass --overwrite to replace it, or choose another --output")

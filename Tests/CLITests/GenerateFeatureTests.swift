@@ -88,7 +88,7 @@ import Testing
   }
 
   /// --output writes the file whole and nothing on standard output; an existing file needs
-  /// --overwrite; a checkpoint, a directory or a device is refused.
+  /// --overwrite; a checkpoint, a run log, a directory or a device is refused.
   @Test func outputFileRules() throws {
     let dir = Scratch()
     defer { dir.cleanup() }
@@ -102,10 +102,14 @@ import Testing
     let replaced = try Self.generate(["--length", "5", "--seed", "9", "--output", out, "--overwrite", "--json"])
     let replacedText = try String(contentsOfFile: out, encoding: .utf8)
     #expect(replaced.status == 0 && replacedText.hasPrefix("{"))
-    for target in [Self.fixture.ckpt, dir.path, "/dev/null"] {
+    let log = Self.fixture.dir.path + "/play.log.jsonl"
+    let logBefore = FileManager.default.contents(atPath: log)
+    #expect(logBefore != nil, "the fixture's run wrote its log")
+    for target in [Self.fixture.ckpt, log, dir.path, "/dev/null"] {
       let refused = try Self.generate(["--length", "5", "--output", target, "--overwrite"])
       #expect(refused.status == 1 && refused.stderr.hasPrefix("charlstm: error:") && refused.stderr.contains("--output"), "\(target): \(refused.stderr)")
     }
+    #expect(FileManager.default.contents(atPath: log) == logBefore, "the run log is unchanged")
     #expect((try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["texts.txt"])
   }
 
