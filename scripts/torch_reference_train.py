@@ -68,6 +68,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--target", type=float, default=None, help="report when validation first reaches this")
+    ap.add_argument("--stop-at-target", action="store_true", help="stop once validation reaches --target")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: torch.autocast('cpu', bfloat16) around the forward pass, as the peer benchmark does")
     ap.add_argument("--forget-bias-one", action="store_true",
                     help="charlstm's init: forget slice of bias_ih = 1, of bias_hh = 0 (PyTorch's default is U(±1/√H))")
     a = ap.parse_args()
@@ -102,7 +105,10 @@ def main():
                 g["lr"] = a.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / a.steps))
         state = tuple(s.detach() for s in state)
         opt.zero_grad(set_to_none=True)
-        logits, state = model(x_all[:, w * T:(w + 1) * T], state)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            logits, state = model(x_all[:, w * T:(w + 1) * T], state)
+        state = tuple(s.float() for s in state)
+        logits = logits.float()
         loss = F.cross_entropy(logits.reshape(-1, V), y_all[:, w * T:(w + 1) * T].reshape(-1))
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -113,6 +119,8 @@ def main():
             if a.target is not None and reached is None and v <= a.target:
                 reached = (step, elapsed)
             print(json.dumps({"step": step, "val": v, "train_seconds": round(elapsed, 2), "loss": loss.item()}), flush=True)
+            if reached is not None and a.stop_at_target:
+                break
     print(json.dumps({"done": True, "reached_target_at": reached}), flush=True)
 
 
