@@ -57,8 +57,8 @@ public struct RunFiles: Sendable, Equatable {
   }
 
   /// The run's files are not its training text, whatever `overwrite` says: none of them is the
-  /// corpus file itself, and for a folder corpus none is an existing file inside the folder other
-  /// than a charlstm checkpoint or run log (the texts a folder corpus is made of). Paths are
+  /// corpus file itself, and for a folder corpus none is an existing, non-empty file inside the
+  /// folder other than a charlstm checkpoint or run log (the texts a folder corpus is made of). Paths are
   /// compared as files (device and inode; resolved folders), so links and `./` spellings count.
   /// - Throws: ``RunFilesError/isCorpus(path:corpus:inFolder:)`` naming the first such file.
   public func checkNotCorpus(_ corpus: String) throws(RunFilesError) {
@@ -74,7 +74,7 @@ public struct RunFiles: Sendable, Equatable {
       guard let folder, (s.st_mode & S_IFMT) == S_IFREG, let real = Self.resolved(path),
         real.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
       else { continue }
-      if path == lock || Self.looksLikeCheckpoint(path) || Self.looksLikeRunLog(path) { continue }
+      if path == lock || s.st_size == 0 || Self.looksLikeCheckpoint(path) || Self.looksLikeRunLog(path) { continue }
       throw .isCorpus(path: path, corpus: corpus, inFolder: true)
     }
   }
@@ -93,7 +93,7 @@ public struct RunFiles: Sendable, Equatable {
     defer { close(fd) }
     var head = [UInt8](repeating: 0, count: 32)
     let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return n == 0 }  // an empty log (a run that wrote nothing yet)
+    guard n > 0 else { return false }  // an empty file is nobody's log: replacing it loses nothing
     return String(decoding: head[0..<n], as: UTF8.self).hasPrefix("{\"checkpoint\":")
   }
 
