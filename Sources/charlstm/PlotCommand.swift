@@ -56,11 +56,11 @@ struct PlotCommand: ParsableCommand {
     if let why = PathKind(of: out).refusal { throw ValidationError("\(out) cannot be written: \(why); choose another --out") }
     // What a figure must never replace, --overwrite or not: the logs it is drawn from (and the
     // checkpoints named for them), any checkpoint, any run log.
-    for path in logs where sameFile(out, path) || sameFile(out, Self.logPath(path)) {
-      throw ValidationError("--out \(out) is \(sameFile(out, path) ? path : Self.logPath(path)), which this figure is drawn from; choose another --out, e.g. --out curves.svg")
+    for input in logs.flatMap({ [$0, Self.logPath($0)] }) where sameFile(out, input) {
+      throw ValidationError("--out \(out) is \(input), which this figure is drawn from; choose another --out, e.g. --out curves.svg")
     }
-    if RunFiles.isSafetensorsFile(out) || RunFiles.isRunLogFile(out) {
-      throw ValidationError("--out \(out) is a \(RunFiles.isRunLogFile(out) ? "run log" : "checkpoint"), which a figure never replaces (not even with --overwrite); choose another --out, e.g. --out curves.svg")
+    if let kind = RunFiles.isRunLogFile(out) ? "run log" : RunFiles.isSafetensorsFile(out) ? "checkpoint" : nil {
+      throw ValidationError("--out \(out) is a \(kind), which a figure never replaces (not even with --overwrite); choose another --out, e.g. --out curves.svg")
     }
     if PathKind(of: out) == .regular && !overwrite && !Self.isOwnFigure(out) {
       throw ValidationError("\(out) already exists and is not a figure written by 'charlstm plot'; replace it with --overwrite or choose another --out")

@@ -16,8 +16,9 @@ final class TextSink {
       return
     }
     if let why = PathKind(of: path).refusal { throw ValidationError("\(path) cannot be written: \(why); choose another --output") }
-    if RunFiles.isSafetensorsFile(path) || RunFiles.isRunLogFile(path) {
-      let what = RunFiles.isCheckpointFile(path) ? "a charlstm checkpoint" : RunFiles.isRunLogFile(path) ? "a training run's log" : "a safetensors checkpoint"
+    if let what = RunFiles.isCheckpointFile(path) ? "a charlstm checkpoint" : RunFiles.isRunLogFile(path) ? "a training run's log"
+      : RunFiles.isSafetensorsFile(path) ? "a safetensors checkpoint" : nil
+    {
       throw ValidationError("\(path) is \(what); --output never replaces one: choose another --output")
     }
     if PathKind(of: path) == .regular && !overwrite {

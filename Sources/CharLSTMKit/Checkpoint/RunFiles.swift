@@ -88,13 +88,19 @@ public struct RunFiles: Sendable, Equatable {
 
   /// True when `path` starts like a run log of ``RunLogWriter`` (its first line's first key).
   static func looksLikeRunLog(_ path: String) -> Bool {
+    // An empty file is nobody's log: replacing it loses nothing.
+    String(decoding: firstBytes(of: path, count: 32), as: UTF8.self).hasPrefix("{\"checkpoint\":")
+  }
+
+  /// Up to `count` bytes from the start of `path` (none when it cannot be opened); never follows
+  /// a link and never blocks on a FIFO.
+  static func firstBytes(of path: String, count: Int) -> ArraySlice<UInt8> {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return [] }
     defer { close(fd) }
-    var head = [UInt8](repeating: 0, count: 32)
+    var head = [UInt8](repeating: 0, count: count)
     let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return false }  // an empty file is nobody's log: replacing it loses nothing
-    return String(decoding: head[0..<n], as: UTF8.self).hasPrefix("{\"checkpoint\":")
+    return head[0..<max(0, n)]
   }
 
   /// Removes temporary files that interrupted saves of this run's checkpoint, best copy and log left
@@ -128,23 +134,15 @@ public struct RunFiles: Sendable, Equatable {
   /// little-endian header length, then a JSON object.
   public static func isSafetensorsFile(_ path: String) -> Bool {
     guard PathKind(of: path) == .regular else { return false }
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var head = [UInt8](repeating: 0, count: 10)
-    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    return n == 10 && head[8] == UInt8(ascii: "{") && (head[9] == UInt8(ascii: "\"") || head[9] == UInt8(ascii: "}"))
+    let head = Array(firstBytes(of: path, count: 10))
+    return head.count == 10 && head[8] == UInt8(ascii: "{") && (head[9] == UInt8(ascii: "\"") || head[9] == UInt8(ascii: "}"))
   }
 
   /// True when `path` starts like a safetensors file with charlstm's metadata.
   static func looksLikeCheckpoint(_ path: String) -> Bool {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var head = [UInt8](repeating: 0, count: 4096)
-    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 8 else { return false }
-    return String(decoding: head[8..<n], as: UTF8.self).contains("charlstm-checkpoint")
+    let head = firstBytes(of: path, count: 4096)
+    guard head.count > 8 else { return false }
+    return String(decoding: head.dropFirst(8), as: UTF8.self).contains("charlstm-checkpoint")
   }
 }
 
