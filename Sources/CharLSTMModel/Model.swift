@@ -203,6 +203,10 @@ public final class CharModel<S: KernelScalar> {
     let rows = batch * steps
     let normalizer = Double(shard.total * steps)  // B_total·T
     let V = config.vocabSize
+    // Wavefront or layer walk, decided once for the window: the backward pass must take the
+    // path whose buffers the forward pass filled, even if the process's thread count (which the
+    // decision reads) changes in between.
+    let stack = stackRuns(batch: batch)
     return parameters.withUnsafeBufferPointer { p in
       gradients.withUnsafeMutableBufferPointer { g in
         state.h.withUnsafeMutableBufferPointer { sh in
@@ -210,14 +214,14 @@ public final class CharModel<S: KernelScalar> {
             forward(
               params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
               h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
-              dropoutGenerator: &dropoutGenerator, masks: masks, shard: shard)
+              dropoutGenerator: &dropoutGenerator, masks: masks, shard: shard, stack: stack)
             // logits [T·B, V] → ∂(sum CE / B_total·T)/∂logits in place.
             let sum = S.softmaxCrossEntropy(
               rows: rows, cols: V, logits: ws.logits, targets: targets.baseAddress!,
               scale: S(1 / normalizer))
             backward(
               params: p.baseAddress!, grads: g.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
-              masks: masks)
+              masks: masks, stack: stack)
             return sum / normalizer
           }
         }
@@ -251,7 +255,7 @@ public final class CharModel<S: KernelScalar> {
           forward(
             params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
             h: sh.baseAddress!, c: sc.baseAddress!, logits: ws.logits,
-            dropoutGenerator: &unused, masks: .evaluation)
+            dropoutGenerator: &unused, masks: .evaluation, stack: stackRuns(batch: batch))
           return S.softmaxCrossEntropy(
             rows: batch * steps, cols: V, logits: ws.logits, targets: targets.baseAddress!,
             scale: 1)
@@ -284,7 +288,7 @@ public final class CharModel<S: KernelScalar> {
           forward(
             params: p.baseAddress!, inputs: inputs.baseAddress!, ws: ws,
             h: sh.baseAddress!, c: sc.baseAddress!, logits: logits.baseAddress!,
-            dropoutGenerator: &unused, masks: .evaluation)
+            dropoutGenerator: &unused, masks: .evaluation, stack: stackRuns(batch: batch))
         }
       }
     }
@@ -393,7 +397,7 @@ public final class CharModel<S: KernelScalar> {
   private func forward(
     params p: UnsafePointer<S>, inputs: UnsafePointer<Int32>, ws: Workspace<S>,
     h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>, logits: UnsafeMutablePointer<S>,
-    dropoutGenerator: inout SeededGenerator, masks: Masks, shard: StreamShard? = nil
+    dropoutGenerator: inout SeededGenerator, masks: Masks, shard: StreamShard? = nil, stack: Bool
   ) {
     let (B, T) = (ws.batch, ws.steps)
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
@@ -417,7 +421,7 @@ public final class CharModel<S: KernelScalar> {
       Dropout.forward(count: rows * E, input: ws.embedded, mask: ws.inputMask!, output: ws.droppedInput!)
     }
     var x = UnsafePointer(layerInput(ws, 0, masks))  // [T·B, in]
-    if S.lstmStackRuns(layers: L, hidden: H, batch: B) {
+    if stack {
       stackForward(
         params: p, input: x, ws: ws, h: h, c: c, dropoutGenerator: &dropoutGenerator, masks: masks,
         streams: streams)
@@ -462,7 +466,7 @@ public final class CharModel<S: KernelScalar> {
   /// Backward from ∂L/∂logits (in `ws.logits`) down to the embedding; ACCUMULATES into `grads`.
   private func backward(
     params p: UnsafePointer<S>, grads g: UnsafeMutablePointer<S>, inputs: UnsafePointer<Int32>,
-    ws: Workspace<S>, masks: Masks
+    ws: Workspace<S>, masks: Masks, stack: Bool
   ) {
     let (B, T) = (ws.batch, ws.steps)
     let (V, E, H, L) = (config.vocabSize, config.embedSize, config.hiddenSize, config.layers)
@@ -474,7 +478,7 @@ public final class CharModel<S: KernelScalar> {
       rows: rows, hidden: H, vocab: V, dLogits: ws.logits,
       input: layerOutput(ws, L - 1, masks), weight: p + offsets.headWeight,
       dWeight: g + offsets.headWeight, dBias: g + offsets.headBias, dInput: dOut)
-    if S.lstmStackRuns(layers: L, hidden: H, batch: B) {
+    if stack {
       stackBackward(params: p, grads: g, ws: ws, masks: masks, dTop: dOut, dInput: dIn)
       swap(&dOut, &dIn)
     } else {
@@ -508,7 +512,7 @@ public final class CharModel<S: KernelScalar> {
   // MARK: - The layers as a wavefront
 
   /// The layers' forward as a wavefront (``KernelScalar/lstmStackForward(batch:steps:hidden:layers:)``):
-  /// the same values as the layer-by-layer walk in ``forward(params:inputs:ws:h:c:logits:dropoutGenerator:masks:shard:)``,
+  /// the same values as the layer-by-layer walk in ``forward(params:inputs:ws:h:c:logits:dropoutGenerator:masks:shard:stack:)``,
   /// whose mask draws it makes in the same order (per layer its W_hh mask, then its output's).
   private func stackForward(
     params p: UnsafePointer<S>, input x: UnsafePointer<S>, ws: Workspace<S>,
@@ -578,7 +582,7 @@ public final class CharModel<S: KernelScalar> {
 
   /// The layers' backward as a wavefront (``KernelScalar/lstmStackBackward(batch:steps:hidden:layers:)``),
   /// then each layer's parameter gradients and layer 0's input gradient: the same values as the
-  /// layer-by-layer walk in ``backward(params:grads:inputs:ws:masks:)``.
+  /// layer-by-layer walk in ``backward(params:grads:inputs:ws:masks:stack:)``.
   /// - Parameters:
   ///   - dTop: ∂L/∂(top layer's output, before its dropout) [T·B, H], from the head.
   ///   - dInput: written with ∂L/∂(layer 0's input) [T·B, E].
@@ -627,6 +631,13 @@ public final class CharModel<S: KernelScalar> {
     LSTMLayer.inputGradient(
       batch: B, steps: T, inSize: E, hidden: H, weights: layerWeights(p, 0, ws, masks),
       dGates: ws.stackDGates[0], dInput: dInput)
+  }
+
+  /// Whether a window of `batch` streams runs its layers as a wavefront
+  /// (``KernelScalar/lstmStackRuns(layers:hidden:batch:)``: it reads the thread count, so a
+  /// window asks once and hands the answer to both passes).
+  private func stackRuns(batch: Int) -> Bool {
+    S.lstmStackRuns(layers: config.layers, hidden: config.hiddenSize, batch: batch)
   }
 
   /// Allocates the wavefront's per-layer packed weights if they are not there yet.
