@@ -70,9 +70,9 @@ where Self.RawSignificand: FixedWidthInteger {
 
   /// True when ``lstmStackForward(batch:steps:hidden:layers:)`` and
   /// ``lstmStackBackward(batch:steps:hidden:layers:)`` run a stack of `layers` layers of
-  /// `hidden` units over `batch` streams on this thread's kernels, and pay off there. The
-  /// default: false (the model then walks the layers one after the other).
-  static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool
+  /// `hidden` units over `batch` streams on this thread's kernels with a pool of `threads`,
+  /// and pay off there. The default: false (the model then walks the layers one after the other).
+  static func lstmStackRuns(layers: Int, hidden: Int, batch: Int, threads: Int) -> Bool
 
   /// The recurrences of every layer of a window as a wavefront: layer l runs step t while the
   /// layers above run earlier steps (see ``LSTMStackLayer``). For each layer and step: gates_t
@@ -192,7 +192,12 @@ public struct LSTMStackLayer<S: KernelScalar> {
 }
 
 extension KernelScalar {
-  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool { false }
+  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int, threads: Int) -> Bool { false }
+
+  /// ``lstmStackRuns(layers:hidden:batch:threads:)`` for the pool's current thread count.
+  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool {
+    lstmStackRuns(layers: layers, hidden: hidden, batch: batch, threads: Kernels.threads)
+  }
 
   public static func lstmStackForward(
     batch: Int, steps: Int, hidden: Int, layers: UnsafeBufferPointer<LSTMStackLayer<Self>>
@@ -399,8 +404,8 @@ extension Float: KernelScalar {
   /// recurrences of a 2×128 window 1.3–1.4× faster than the layer-by-layer walk on 2 threads;
   /// for 2×512 the two were level, and the per-step split keeps the L2 footprint of one
   /// layer's weights at a time.
-  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int) -> Bool {
-    Kernels.threads >= 2 && batch * 4 * hidden * hidden <= 1 << 24
+  public static func lstmStackRuns(layers: Int, hidden: Int, batch: Int, threads: Int) -> Bool {
+    threads >= 2 && batch * 4 * hidden * hidden <= 1 << 24
       && clk_lstm_stack_supported(layers, hidden) != 0
   }
 

@@ -46,10 +46,7 @@ import Testing
   func wavefrontEqualsTheLayerWalk(layers: Int, hidden: Int, regularization: Regularization, dropout: Double) {
     var config = ModelConfig(vocabSize: 11, embedSize: 8, hiddenSize: hidden, layers: layers)
     config.dropout = dropout
-    let saved = Kernels.threads
-    Kernels.setThreads(2)
-    let runs = Float.lstmStackRuns(layers: layers, hidden: hidden, batch: 6)
-    Kernels.setThreads(saved)
+    let runs = Float.lstmStackRuns(layers: layers, hidden: hidden, batch: 6, threads: 2)
     // Where the kernels have no wavefront (the portable path) both runs walk the layers.
     #expect(runs || Kernels.isa == .portable, "the wavefront should run for \(layers)×\(hidden) on 2 threads")
     let walk = windows(config, regularization, threads: 1)
